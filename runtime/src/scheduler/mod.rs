@@ -1,0 +1,213 @@
+//! The work-stealing M:N scheduler: Go's G-M-P, with workers as Ps.
+//!
+//! ```text
+//!            Shared (one per runtime, behind an Arc)
+//!   ┌───────────────────────────────────────────────────────────┐
+//!   │ injector (global run queue)  idle (spinning/sleeping)     │
+//!   │ registry (all live goroutines)                            │
+//!   │ slots[i]: stealer · runnext · timers · sleeper            │
+//!   └───────────────────────────────────────────────────────────┘
+//!        ▲ steal half               ▲ steal half
+//!   worker 0 thread             worker 1 thread        ...
+//!   local deque + stack pool    local deque + stack pool
+//! ```
+//!
+//! - [`worker`]: the per-thread loop (find work, run it, handle the switch).
+//! - [`idle`]: which worker spins, which sleep, and who wakes whom.
+//! - [`registry`]: every live goroutine.
+//!
+//! Where a runnable goroutine goes: a goroutine made runnable *on a worker
+//! of its own runtime* (spawned, or woken by a channel operation running
+//! there) goes into that worker's `runnext` slot, pushing the previous
+//! occupant to the local queue, so a producer/consumer pair stays on one
+//! worker and in cache (Go's `runqput(next=true)`). From anywhere else it
+//! goes to the injector. Either way, an idle worker is woken if none is
+//! spinning.
+//!
+//! Rejected: one global queue (contention on every spawn); LIFO local
+//! queues (unfair; Go and tokio use FIFO plus one LIFO slot, `runnext`);
+//! a thread per timer or a timer thread that runs user code (Go runs timers
+//! in the scheduler, and so do we).
+
+pub(crate) mod idle;
+pub(crate) mod registry;
+pub(crate) mod worker;
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::time::Instant;
+
+use crossbeam_deque::{Injector, Stealer};
+
+use crate::goroutine::{G, Output};
+use crate::park::Waiter;
+use crate::stack;
+use crate::timer::TimerHeap;
+
+use idle::{Idle, Sleeper};
+use registry::Registry;
+
+/// Goroutine ids, unique in the process; the first goroutine is 1, as in Go.
+static NEXT_GOROUTINE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The parts of a worker that other threads touch.
+pub(crate) struct Slot {
+    /// Steals from the worker's local queue.
+    pub(crate) stealer: Stealer<Arc<G>>,
+    /// One goroutine that runs next, before the local queue: an
+    /// `Arc::into_raw` pointer or null. The owner swaps it; thieves take it
+    /// only with a compare-and-swap.
+    pub(crate) runnext: AtomicPtr<G>,
+    pub(crate) timers: TimerHeap,
+    pub(crate) sleeper: Sleeper,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let p = *self.runnext.get_mut();
+        if !p.is_null() {
+            // SAFETY: a non-null runnext owns one Arc count.
+            drop(unsafe { Arc::from_raw(p) });
+        }
+    }
+}
+
+/// State shared by all workers of one runtime.
+pub(crate) struct Shared {
+    pub(crate) injector: Injector<Arc<G>>,
+    pub(crate) slots: Box<[Slot]>,
+    pub(crate) idle: Idle,
+    pub(crate) registry: Registry,
+    shut_down: AtomicBool,
+    /// Default stack size of this runtime's goroutines (rounded).
+    pub(crate) stack_size: usize,
+    pub(crate) epoch: Instant,
+}
+
+impl Shared {
+    pub(crate) fn new(stealers: Vec<Stealer<Arc<G>>>, stack_size: usize) -> Shared {
+        let slots = stealers
+            .into_iter()
+            .map(|stealer| Slot {
+                stealer,
+                runnext: AtomicPtr::new(std::ptr::null_mut()),
+                timers: TimerHeap::new(),
+                sleeper: Sleeper::default(),
+            })
+            .collect();
+        Shared {
+            injector: Injector::new(),
+            slots,
+            idle: Idle::default(),
+            registry: Registry::new(),
+            shut_down: AtomicBool::new(false),
+            stack_size: stack::round_size(stack_size),
+            epoch: Instant::now(),
+        }
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
+    }
+
+    /// Creates a goroutine running `f` and makes it runnable.
+    pub(crate) fn spawn(
+        self: &Arc<Self>,
+        name: Option<Box<str>>,
+        stack_size: Option<usize>,
+        f: impl FnOnce() -> Output + Send + 'static,
+    ) -> io::Result<Arc<G>> {
+        if self.is_shut_down() {
+            return Err(io::Error::other("cannot spawn a goroutine: its runtime has shut down"));
+        }
+        let size = stack_size.map_or(self.stack_size, stack::round_size);
+        let stack = worker::take_stack(self, size)?;
+        let id = NEXT_GOROUTINE_ID.fetch_add(1, Ordering::Relaxed);
+        let g = G::new(id, name, self.clone(), stack, f);
+        let slot = self.registry.insert(g.clone());
+        g.registry_slot.store(slot, Ordering::Relaxed);
+        self.schedule(g.clone());
+        Ok(g)
+    }
+
+    /// Makes `g` runnable: on the current worker's `runnext` if this thread
+    /// is one of ours, else on the injector; then wakes an idle worker if
+    /// none is spinning.
+    pub(crate) fn schedule(&self, g: Arc<G>) {
+        if let Err(g) = worker::push_next(self, g) {
+            if self.is_shut_down() {
+                return;
+            }
+            self.injector.push(g);
+        }
+        self.wake_worker();
+    }
+
+    /// Go's wakep: wake one sleeping worker, as the spinner, unless a worker
+    /// is spinning already or none sleeps.
+    pub(crate) fn wake_worker(&self) {
+        if let Some(index) = self.idle.pick_sleeper() {
+            self.slots[index].sleeper.signal();
+        }
+    }
+
+    /// Is there anything runnable in any queue? (The spinner's last look.)
+    fn has_work(&self) -> bool {
+        !self.injector.is_empty()
+            || self.slots.iter().any(|s| !s.stealer.is_empty() || !s.runnext.load(Ordering::Acquire).is_null())
+    }
+
+    /// The earliest timer deadline of all workers.
+    fn earliest_timer(&self) -> Option<Instant> {
+        self.slots.iter().filter_map(|s| s.timers.next_deadline(self.epoch)).min()
+    }
+
+    /// Fires the due timers of worker `own`, and of any other worker whose
+    /// heap is free; returns how many goroutines they woke.
+    fn run_timers(&self, own: usize, now: Instant) -> usize {
+        self.slots.iter().enumerate().map(|(i, s)| s.timers.run_due(self.epoch, now, i != own)).sum()
+    }
+
+    /// Stops the workers' loops and wakes every sleeping worker.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shut_down.store(true, Ordering::Release);
+        for slot in self.slots.iter() {
+            slot.sleeper.signal();
+        }
+    }
+
+    /// After the workers have exited: unwinds every goroutine left, which
+    /// will never run again, and empties the queues.
+    pub(crate) fn tear_down(&self) {
+        for slot in self.slots.iter() {
+            slot.timers.clear();
+            let p = slot.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
+            if !p.is_null() {
+                // SAFETY: a non-null runnext owns one Arc count.
+                drop(unsafe { Arc::from_raw(p) });
+            }
+        }
+        while !self.injector.steal().is_empty() {}
+        // Unwinding may wake or free others; loop until none are left.
+        loop {
+            let all = self.registry.drain();
+            if all.is_empty() {
+                break;
+            }
+            for g in all {
+                // SAFETY: every worker has exited, so no thread runs `g`.
+                unsafe { g.tear_down(stack::release) };
+            }
+        }
+        while !self.injector.steal().is_empty() {}
+    }
+}
+
+/// Arms a timer on the current worker that wakes `g`'s park `generation`.
+pub(crate) fn add_timer(deadline: Instant, g: Arc<G>, generation: u64) {
+    let shared = g.runtime().clone();
+    let waiter = Waiter::goroutine(g, generation);
+    let index = worker::current_index(&shared).expect("a goroutine parks only on a worker of its own runtime");
+    shared.slots[index].timers.add(shared.epoch, deadline, waiter);
+}

@@ -1,0 +1,347 @@
+//! One worker thread: find a runnable goroutine, run it, handle its switch.
+//!
+//! Finding work follows Go's `findRunnable`:
+//!
+//! 0. our own due timers (cheap when there are none);
+//! 1. every [`GLOBAL_QUEUE_INTERVAL`]th slice, the injector first (so
+//!    goroutines there cannot starve behind busy local queues);
+//! 2. `runnext`, inheriting the current time slice;
+//! 3. the local queue, then a batch from the injector;
+//! 4. due timers of every worker (other workers' only if their heap is free);
+//! 5. as the one spinning worker: steal half of a random victim's queue,
+//!    [`STEAL_ATTEMPTS`] rounds, the last one also taking victims' `runnext`;
+//! 6. sleep until signalled or the earliest timer.
+//!
+//! # Time slices and `runnext`
+//!
+//! A goroutine taken from `runnext` inherits the slice of the one before it
+//! (Go's `inheritTime`). Two goroutines that keep waking each other would
+//! otherwise monopolise the worker; once a chain of inherited runs is older
+//! than [`TIME_SLICE`], the `runnext` goroutine goes to the back of the
+//! local queue instead. The clock is read only every
+//! [`INHERIT_CLOCK_EVERY`]th inherited run, keeping it off the hot path.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Steal, Worker as LocalQueue};
+
+use super::Shared;
+use crate::goroutine::{G, Switch};
+use crate::rng::FastRand;
+use crate::stack::{self, RawStack, StackPool};
+
+/// Go's `schedtick % 61`: how often the injector is checked before the
+/// local queue. A prime, so it does not resonate with other periodic work.
+const GLOBAL_QUEUE_INTERVAL: u64 = 61;
+
+/// Go's `forcePreemptNS`: the longest a chain of `runnext` goroutines may
+/// hold a worker while others wait in its queue.
+const TIME_SLICE: Duration = Duration::from_millis(10);
+
+/// Inherited runs between two clock reads.
+const INHERIT_CLOCK_EVERY: u32 = 64;
+
+/// Go's `stealTries`: rounds over all victims before giving up.
+const STEAL_ATTEMPTS: usize = 4;
+
+/// How long a thief waits before taking a victim's `runnext`: the victim is
+/// usually about to run it (Go's `usleep(3)` in `runqsteal`).
+const RUNNEXT_GRACE: Duration = Duration::from_micros(3);
+
+/// A worker about to sleep scavenges stack memory only if no timer is due
+/// within this long.
+const SCAVENGE_QUIET: Duration = Duration::from_millis(20);
+
+/// The thread-owned part of a worker. Lives on the worker thread's stack;
+/// goroutines reach it through [`WORKER`], so every method takes `&self`.
+pub(crate) struct Worker {
+    shared: Arc<Shared>,
+    index: usize,
+    local: LocalQueue<Arc<G>>,
+    rng: FastRand,
+    /// Slices started (Go's `schedtick`).
+    tick: Cell<u64>,
+    /// Inherited runs in the current slice, and when we first looked.
+    inherited: Cell<u32>,
+    inherit_start: Cell<Option<Instant>>,
+    spinning: Cell<bool>,
+    stacks: RefCell<StackPool>,
+}
+
+thread_local! {
+    /// The worker running on this thread, or null on other threads.
+    static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Calls `f` with this thread's worker if it belongs to `shared`.
+///
+/// Never inlined, for the reason given at `goroutine::running`.
+#[inline(never)]
+fn with_worker_of<R>(shared: &Shared, f: impl FnOnce(&Worker) -> R) -> Option<R> {
+    let w = WORKER.with(Cell::get);
+    // SAFETY: WORKER is set only while the worker (on this thread's stack)
+    // is alive, in `Worker::main`.
+    let w = unsafe { w.as_ref() }?;
+    std::ptr::eq(&*w.shared, shared).then(|| f(w))
+}
+
+/// Puts `g` in the current worker's `runnext` if this thread is a worker of
+/// `shared`; hands `g` back otherwise.
+pub(super) fn push_next(shared: &Shared, g: Arc<G>) -> Result<(), Arc<G>> {
+    let mut g = Some(g);
+    with_worker_of(shared, |w| w.push_next(g.take().expect("taken once")));
+    match g {
+        None => Ok(()),
+        Some(g) => Err(g),
+    }
+}
+
+/// The index of the current worker, if this thread is a worker of `shared`.
+pub(super) fn current_index(shared: &Shared) -> Option<usize> {
+    with_worker_of(shared, |w| w.index)
+}
+
+/// A stack for a new goroutine: from this worker's pool when on a worker of
+/// `shared`, else from the global allocator.
+pub(super) fn take_stack(shared: &Shared, size: usize) -> io::Result<RawStack> {
+    with_worker_of(shared, |w| w.stacks.borrow_mut().take(size)).unwrap_or_else(|| stack::take(size))
+}
+
+impl Worker {
+    /// The worker thread's body: runs goroutines until shutdown.
+    pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Arc<G>>) {
+        crate::fault::install_on_worker();
+        let w = Worker {
+            stacks: RefCell::new(StackPool::new(shared.stack_size)),
+            shared,
+            index,
+            local,
+            rng: FastRand::new(index as u64),
+            tick: Cell::new(0),
+            inherited: Cell::new(0),
+            inherit_start: Cell::new(None),
+            spinning: Cell::new(false),
+        };
+        WORKER.set(&w);
+        while let Some(g) = w.find() {
+            w.run(g);
+        }
+        WORKER.set(std::ptr::null());
+        if w.spinning.get() {
+            w.shared.idle.stop_spinning();
+        }
+    }
+
+    fn slot(&self) -> &super::Slot {
+        &self.shared.slots[self.index]
+    }
+
+    fn push_next(&self, g: Arc<G>) {
+        // AcqRel: Release publishes `g` to whoever takes it (owner or thief);
+        // Acquire takes ownership of the previous occupant.
+        let old = self.slot().runnext.swap(Arc::into_raw(g).cast_mut(), Ordering::AcqRel);
+        if !old.is_null() {
+            // SAFETY: a non-null runnext owns one Arc count, now ours.
+            self.local.push(unsafe { Arc::from_raw(old) });
+        }
+    }
+
+    /// Runs `g` until it parks, yields or finishes.
+    fn run(&self, g: Arc<G>) {
+        loop {
+            // SAFETY: we own `g`: it came out of a queue or runnext (each
+            // holds a goroutine at most once), or it is ours from the
+            // previous turn of this loop.
+            let switch = unsafe { g.resume(|stack| self.stacks.borrow_mut().give(stack)) };
+            match switch {
+                None => {
+                    self.shared.registry.remove(g.id, g.registry_slot.load(Ordering::Relaxed));
+                    g.finish();
+                    return;
+                }
+                Some(Switch::Yield) => {
+                    self.local.push(g);
+                    return;
+                }
+                Some(Switch::Park(unlock)) => {
+                    // SAFETY: the goroutine has switched out on this thread
+                    // and cannot be resumed before it is marked PARKED below.
+                    unsafe { unlock.run() };
+                    if g.park.park_switched() {
+                        return;
+                    }
+                    // Woken before it finished parking: run it again now.
+                }
+            }
+        }
+    }
+
+    /// The next goroutine to run, or `None` at shutdown.
+    fn find(&self) -> Option<Arc<G>> {
+        loop {
+            if self.shared.is_shut_down() {
+                return None;
+            }
+            // Our own due timers first, as Go's schedule() does: a worker kept
+            // busy by runnext chains must still wake its sleepers on time.
+            // Reads the clock only when there are timers.
+            let timers = &self.slot().timers;
+            if timers.next_deadline(self.shared.epoch).is_some() {
+                timers.run_due(self.shared.epoch, Instant::now(), false);
+            }
+            let found = self.next_local().or_else(|| {
+                if self.shared.run_timers(self.index, Instant::now()) > 0 {
+                    return self.next_local();
+                }
+                if !self.spinning.get() && self.shared.idle.try_start_spinning() {
+                    self.spinning.set(true);
+                }
+                if self.spinning.get() { self.steal() } else { None }
+            });
+            if let Some(g) = found {
+                self.stop_spinning();
+                return Some(g);
+            }
+            self.sleep();
+        }
+    }
+
+    /// Go's resetspinning: the last spinner to find work wakes another
+    /// worker, so that any further work is picked up too.
+    fn stop_spinning(&self) {
+        if self.spinning.replace(false) && self.shared.idle.stop_spinning() {
+            self.shared.wake_worker();
+        }
+    }
+
+    /// Starts a new time slice (a goroutine not inherited from `runnext`).
+    fn new_slice(&self) {
+        self.tick.set(self.tick.get().wrapping_add(1));
+        self.inherited.set(0);
+        self.inherit_start.set(None);
+    }
+
+    /// Steps 1-3 of the search: injector every 61st slice, runnext, local
+    /// queue, injector.
+    fn next_local(&self) -> Option<Arc<G>> {
+        let injector = &self.shared.injector;
+        if self.tick.get() % GLOBAL_QUEUE_INTERVAL == 0
+            && let Steal::Success(g) = injector.steal()
+        {
+            self.new_slice();
+            return Some(g);
+        }
+        if let Some(g) = self.take_runnext() {
+            return Some(g);
+        }
+        let g = self.local.pop().or_else(|| {
+            std::iter::repeat_with(|| injector.steal_batch_and_pop(&self.local))
+                .find(|s| !s.is_retry())
+                .and_then(Steal::success)
+        })?;
+        self.new_slice();
+        Some(g)
+    }
+
+    /// Takes `runnext` unless the inherited slice is used up, in which case
+    /// the goroutine goes to the back of the local queue.
+    fn take_runnext(&self) -> Option<Arc<G>> {
+        // Acquire pairs with the Release in `push_next`.
+        let p = self.slot().runnext.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null runnext owns one Arc count, now ours.
+        let g = unsafe { Arc::from_raw(p) };
+        let n = self.inherited.get() + 1;
+        self.inherited.set(n);
+        if n % INHERIT_CLOCK_EVERY == 0 {
+            let now = Instant::now();
+            match self.inherit_start.get() {
+                None => self.inherit_start.set(Some(now)),
+                Some(start) if now - start >= TIME_SLICE => {
+                    self.local.push(g);
+                    self.inherited.set(0);
+                    self.inherit_start.set(None);
+                    return None;
+                }
+                Some(_) => {}
+            }
+        }
+        Some(g)
+    }
+
+    /// Step 5: steal from the other workers and the injector.
+    fn steal(&self) -> Option<Arc<G>> {
+        let n = self.shared.slots.len();
+        for attempt in 0..STEAL_ATTEMPTS {
+            let last = attempt + 1 == STEAL_ATTEMPTS;
+            let start = self.rng.below(n);
+            for victim in (0..n).map(|k| (start + k) % n).filter(|&v| v != self.index) {
+                if let Steal::Success(g) = self.shared.slots[victim].stealer.steal_batch_and_pop(&self.local) {
+                    return Some(g);
+                }
+                if last && let Some(g) = self.steal_runnext(victim) {
+                    return Some(g);
+                }
+            }
+            if let Steal::Success(g) = self.shared.injector.steal_batch_and_pop(&self.local) {
+                return Some(g);
+            }
+        }
+        None
+    }
+
+    /// Takes a victim's `runnext` if it stays there for [`RUNNEXT_GRACE`].
+    fn steal_runnext(&self, victim: usize) -> Option<Arc<G>> {
+        let slot = &self.shared.slots[victim].runnext;
+        let p = slot.load(Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        let until = Instant::now() + RUNNEXT_GRACE;
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        // Whatever pointer the CAS finds is owned by the slot, so taking it
+        // is sound even if `p` was run and reused meanwhile.
+        slot.compare_exchange(p, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            // SAFETY: we removed the pointer from runnext: its count is ours.
+            .map(|p| unsafe { Arc::from_raw(p) })
+    }
+
+    /// Step 6: sleep until signalled or the earliest timer is due.
+    fn sleep(&self) {
+        let shared = &self.shared;
+        let wake_at = shared.earliest_timer();
+        // Idle time is when we give unused stack memory back, unless a timer
+        // is due soon: the system calls would delay it.
+        if wake_at.is_none_or(|t| t > Instant::now() + SCAVENGE_QUIET) {
+            stack::scavenge();
+        }
+        shared.idle.add_sleeper(self.index);
+        if self.spinning.replace(false) && shared.idle.stop_spinning() && shared.has_work() {
+            // Work arrived while we gave up (see scheduler::idle): look again.
+            if shared.idle.remove_sleeper(self.index) {
+                return;
+            }
+            // A waker picked us already; take its signal below.
+        }
+        let sleeper = &self.slot().sleeper;
+        if !sleeper.sleep(wake_at) {
+            if shared.idle.remove_sleeper(self.index) {
+                // Timed out: a timer is due. We are not the spinner.
+                return;
+            }
+            // A waker picked us meanwhile: its signal is coming.
+            sleeper.sleep(None);
+        }
+        // Woken by `wake_worker`, which made us the spinner (or by shutdown).
+        self.spinning.set(true);
+    }
+}

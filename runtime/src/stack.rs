@@ -1,0 +1,377 @@
+//! Goroutine stacks: carved out of large slabs, guarded, pooled.
+//!
+//! A stack is a `size`-byte region with one guard page right below it. Stacks
+//! are not mapped one by one: the kernel caps a process at `vm.max_map_count`
+//! mappings (65,530 by default), and a stack with an `mprotect`ed guard costs
+//! two of them, which stops a one-mapping-per-stack design near 30,000
+//! goroutines. Instead a *slab* of many stacks is one `MAP_NORESERVE`
+//! mapping (only touched pages cost memory) and each guard page is installed
+//! with `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+), which marks the page
+//! without splitting the mapping. On older kernels the guards fall back to
+//! `mprotect`, and running out of mappings is reported as an `io::Error`
+//! naming `vm.max_map_count`.
+//!
+//! Ownership: a [`RawStack`] is owned by exactly one place at a time: the
+//! global free list, a worker's [`StackPool`], or one goroutine's coroutine.
+//! Slabs are never unmapped: stacks are recycled, as Go recycles its stack
+//! spans.
+//!
+//! Memory: free stacks stay *hot* (their touched pages kept) in the
+//! workers' pools and in a global list of [`GLOBAL_HOT_STACKS`]; beyond
+//! that, idle workers [`scavenge`]: everything below a stack's top page is
+//! given back to the kernel with `MADV_DONTNEED`, so RSS tracks the number
+//! of live goroutines rather than the peak, without a system call on the
+//! spawn or exit path.
+
+use std::io;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use corosensei::stack::{Stack, StackPointer};
+use parking_lot::Mutex;
+
+/// Default usable size of a goroutine stack.
+///
+/// 64 KiB of address space: deep enough for ordinary Rust code, while a
+/// parked goroutine that touched one page costs one page of RSS. Pick
+/// another size with `Builder::stack_size` or
+/// `RuntimeBuilder::stack_size`.
+pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+
+/// Smallest stack we hand out (corosensei needs at least one page, and our
+/// own entry frames need a little more).
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// Address space reserved per slab. Large enough that a million default
+/// stacks need only ~1,100 mappings, small enough that a process with few
+/// goroutines reserves little.
+const SLAB_BYTES: usize = 64 << 20;
+
+/// `MADV_GUARD_INSTALL` from the Linux uapi (6.13+); the libc crate does not
+/// define it yet. Kernels without it answer `EINVAL`.
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// The machine's page size, read once.
+pub(crate) fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    // SAFETY: sysconf has no preconditions.
+    *PAGE.get_or_init(|| unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize)
+}
+
+/// Rounds a requested stack size up to whole pages, at least [`MIN_STACK_SIZE`].
+pub(crate) fn round_size(size: usize) -> usize {
+    let page = page_size();
+    size.max(MIN_STACK_SIZE).div_ceil(page) * page
+}
+
+/// One stack: `[top - size, top)` usable, `[top - size - page, top - size)` guard.
+#[derive(Debug)]
+pub(crate) struct RawStack {
+    top: usize,
+    size: usize,
+}
+
+impl RawStack {
+    /// Lowest usable address; the guard page lies right below it.
+    pub(crate) fn bottom(&self) -> usize {
+        self.top - self.size
+    }
+
+    /// Gives the pages below the top page back to the kernel: they read as
+    /// zeros afterwards and cost no memory until touched again.
+    fn scrub(&self) {
+        let page = page_size();
+        // SAFETY: the range lies inside this stack's usable part, which we
+        // own exclusively (no coroutine runs on it), so discarding its
+        // contents breaks no live data.
+        unsafe {
+            libc::madvise(self.bottom() as *mut libc::c_void, self.size - page, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+// SAFETY: `base` is the stack's top, page aligned (hence 16-byte aligned);
+// `limit` is the bottom of the guard page, so the range from limit to base
+// includes the guard, and the usable part is at least MIN_STACK_SIZE bytes.
+unsafe impl Stack for RawStack {
+    fn base(&self) -> StackPointer {
+        StackPointer::new(self.top).expect("stack top is never null")
+    }
+
+    fn limit(&self) -> StackPointer {
+        StackPointer::new(self.bottom() - page_size()).expect("stack limit is never null")
+    }
+}
+
+/// How guard pages are installed on this kernel.
+static GUARDS_BY_MPROTECT: AtomicBool = AtomicBool::new(false);
+
+/// A slab being carved: stacks of one size, handed out from the low end.
+struct Slab {
+    next: usize,
+    end: usize,
+}
+
+/// Free stacks and the slab being carved, for one stack size.
+struct SizeClass {
+    size: usize,
+    /// Free stacks whose pages may still be resident: reused first.
+    hot: Vec<RawStack>,
+    /// Free stacks already scrubbed by [`scavenge`].
+    cold: Vec<RawStack>,
+    slab: Option<Slab>,
+}
+
+/// The process-wide stack allocator.
+static GLOBAL: Mutex<Vec<SizeClass>> = Mutex::new(Vec::new());
+
+/// Stacks moved between a worker's pool and the global lists at once, as
+/// Go's stack cache moves half its capacity.
+const BATCH: usize = 32;
+
+/// Free stacks the global list keeps hot (unscrubbed); the scavenger gives
+/// the memory of the rest back to the kernel.
+const GLOBAL_HOT_STACKS: usize = 256;
+
+/// Runs `f` on the size class for `size`, creating it on first use.
+fn with_class<R>(size: usize, f: impl FnOnce(&mut SizeClass) -> R) -> R {
+    let mut classes = GLOBAL.lock();
+    let idx = match classes.iter().position(|c| c.size == size) {
+        Some(i) => i,
+        None => {
+            classes.push(SizeClass { size, hot: Vec::new(), cold: Vec::new(), slab: None });
+            classes.len() - 1
+        }
+    };
+    f(&mut classes[idx])
+}
+
+/// Moves up to `n` free stacks of `size` bytes (already rounded) into
+/// `out`, carving new ones as needed; at least one, or an error.
+fn global_alloc(size: usize, n: usize, out: &mut Vec<RawStack>) -> io::Result<()> {
+    with_class(size, |class| {
+        for _ in 0..n {
+            let stack = match class.hot.pop().or_else(|| class.cold.pop()) {
+                Some(stack) => stack,
+                None => match carve(class) {
+                    Ok(stack) => stack,
+                    // Report the error only if we could not get a single stack.
+                    Err(e) if out.is_empty() => return Err(e),
+                    Err(_) => return Ok(()),
+                },
+            };
+            out.push(stack);
+        }
+        Ok(())
+    })
+}
+
+/// Returns free stacks (all of one size) to the global hot list.
+fn global_free(size: usize, stacks: impl Iterator<Item = RawStack>) {
+    with_class(size, |class| class.hot.extend(stacks));
+}
+
+/// Gives the memory of free stacks beyond the hot set back to the kernel.
+///
+/// Called by workers about to sleep, so the system calls (and the TLB
+/// shootdowns they cause) stay off the spawn/exit path, as Go's background
+/// scavenger does.
+pub(crate) fn scavenge() {
+    loop {
+        let batch: Vec<RawStack> = {
+            let mut classes = GLOBAL.lock();
+            let Some(class) = classes.iter_mut().find(|c| c.hot.len() > GLOBAL_HOT_STACKS) else {
+                return;
+            };
+            let excess = (class.hot.len() - GLOBAL_HOT_STACKS).min(BATCH);
+            let at = class.hot.len() - excess;
+            class.hot.split_off(at)
+        };
+        let size = batch[0].size;
+        for stack in &batch {
+            stack.scrub();
+        }
+        with_class(size, |class| class.cold.extend(batch));
+    }
+}
+
+/// Cuts the next stack out of the class's slab, mapping a new slab when the
+/// current one is used up, and installs its guard page.
+fn carve(class: &mut SizeClass) -> io::Result<RawStack> {
+    let page = page_size();
+    let stride = class.size + page;
+    let slab = match &mut class.slab {
+        Some(slab) if slab.next + stride <= slab.end => slab,
+        slot => slot.insert(map_slab(stride)?),
+    };
+    let guard = slab.next;
+    install_guard(guard)?;
+    slab.next += stride;
+    Ok(RawStack { top: guard + stride, size: class.size })
+}
+
+/// Reserves address space for a slab of stacks of `stride` bytes each.
+fn map_slab(stride: usize) -> io::Result<Slab> {
+    let len = (SLAB_BYTES / stride).max(1) * stride;
+    // SAFETY: an anonymous private mapping at an address of the kernel's
+    // choosing aliases nothing; we check for MAP_FAILED below.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        let err = io::Error::last_os_error();
+        return Err(io::Error::new(
+            err.kind(),
+            format!("cannot reserve {len} bytes of address space for goroutine stacks: {err}"),
+        ));
+    }
+    let start = addr as usize;
+    Ok(Slab { next: start, end: start + len })
+}
+
+/// Makes the page at `addr` a guard page: any access raises SIGSEGV.
+fn install_guard(addr: usize) -> io::Result<()> {
+    let page = page_size();
+    if !GUARDS_BY_MPROTECT.load(Ordering::Relaxed) {
+        // SAFETY: `addr` is a page inside a slab we mapped and that no stack
+        // uses; installing a guard there only changes how that page faults.
+        let rc = unsafe { libc::madvise(addr as *mut libc::c_void, page, MADV_GUARD_INSTALL) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINVAL) {
+            return Err(io::Error::new(err.kind(), format!("cannot install a stack guard page: {err}")));
+        }
+        // This kernel predates MADV_GUARD_INSTALL (Linux 6.13).
+        GUARDS_BY_MPROTECT.store(true, Ordering::Relaxed);
+    }
+    // SAFETY: as above; PROT_NONE on an unused page of our own mapping.
+    let rc = unsafe { libc::mprotect(addr as *mut libc::c_void, page, libc::PROT_NONE) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::ENOMEM) {
+        let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count").unwrap_or_default();
+        return Err(io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "cannot create another goroutine stack: the process reached the kernel's limit on \
+                 memory mappings (vm.max_map_count = {}); this kernel has no MADV_GUARD_INSTALL \
+                 (Linux 6.13+), so every guarded stack costs its own mappings; raise \
+                 vm.max_map_count or run fewer goroutines at once",
+                limit.trim()
+            ),
+        ));
+    }
+    Err(io::Error::new(err.kind(), format!("cannot install a stack guard page: {err}")))
+}
+
+/// A worker's cache of stacks of the runtime's default size.
+///
+/// Only the owning worker thread touches it, so it needs no lock. It holds
+/// at most `2 * BATCH` stacks and trades `BATCH` at a time with the global
+/// lists, so a worker that spawns and one that reaps goroutines pass stacks
+/// through the global list in batches, without system calls.
+pub(crate) struct StackPool {
+    size: usize,
+    free: Vec<RawStack>,
+}
+
+impl StackPool {
+    /// An empty pool for stacks of `size` bytes (already rounded).
+    pub(crate) fn new(size: usize) -> StackPool {
+        StackPool { size, free: Vec::with_capacity(2 * BATCH + 1) }
+    }
+
+    /// A stack of `size` bytes (already rounded): from this pool when it is
+    /// of the pool's size, else from the global lists.
+    pub(crate) fn take(&mut self, size: usize) -> io::Result<RawStack> {
+        if size != self.size {
+            return take(size);
+        }
+        if self.free.is_empty() {
+            global_alloc(size, BATCH, &mut self.free)?;
+        }
+        Ok(self.free.pop().expect("refilled"))
+    }
+
+    /// Returns a stack whose coroutine has finished.
+    pub(crate) fn give(&mut self, stack: RawStack) {
+        if stack.size != self.size {
+            return release(stack);
+        }
+        self.free.push(stack);
+        if self.free.len() > 2 * BATCH {
+            let at = self.free.len() - BATCH;
+            global_free(self.size, self.free.drain(at..));
+        }
+    }
+}
+
+impl Drop for StackPool {
+    fn drop(&mut self) {
+        global_free(self.size, self.free.drain(..));
+    }
+}
+
+/// One stack of `size` bytes (already rounded) from the global lists.
+pub(crate) fn take(size: usize) -> io::Result<RawStack> {
+    let mut out = Vec::with_capacity(1);
+    global_alloc(size, 1, &mut out)?;
+    Ok(out.pop().expect("global_alloc returns at least one stack"))
+}
+
+/// Puts a free stack on the global hot list.
+pub(crate) fn release(stack: RawStack) {
+    global_free(stack.size, std::iter::once(stack));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_round_up_to_pages_and_the_minimum() {
+        assert_eq!(round_size(1), MIN_STACK_SIZE);
+        assert_eq!(round_size(MIN_STACK_SIZE + 1), MIN_STACK_SIZE + page_size());
+        assert_eq!(round_size(DEFAULT_STACK_SIZE), DEFAULT_STACK_SIZE);
+    }
+
+    #[test]
+    fn carved_stacks_are_disjoint_and_writable() {
+        let size = round_size(20 * 1024);
+        let a = take(size).unwrap();
+        let b = take(size).unwrap();
+        assert!(a.top <= b.bottom() - page_size() || b.top <= a.bottom() - page_size());
+        for s in [&a, &b] {
+            // SAFETY: both stacks are ours and unused; write their ends.
+            unsafe {
+                *((s.top - 8) as *mut u64) = 1;
+                *(s.bottom() as *mut u64) = 2;
+            }
+        }
+        release(a);
+        release(b);
+    }
+
+    #[test]
+    fn many_stacks_share_few_mappings() {
+        let size = round_size(MIN_STACK_SIZE);
+        let before = std::fs::read_to_string("/proc/self/maps").unwrap().lines().count();
+        let stacks: Vec<_> = (0..2000).map(|_| take(size).unwrap()).collect();
+        let after = std::fs::read_to_string("/proc/self/maps").unwrap().lines().count();
+        if !GUARDS_BY_MPROTECT.load(Ordering::Relaxed) {
+            assert!(after - before < 10, "2000 stacks took {} mappings", after - before);
+        }
+        stacks.into_iter().for_each(release);
+    }
+}

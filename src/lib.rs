@@ -1,0 +1,101 @@
+//! gort: Go's concurrency model for Rust.
+//!
+//! Goroutines are stackful coroutines run by a work-stealing M:N scheduler
+//! on a pool of worker threads; blocking operations park the goroutine, not
+//! the thread. A Go programmer ports `go f(x)` as `go!(f(x))`.
+//!
+//! ```
+//! use gort::prelude::*;
+//!
+//! fn fib(n: u64) -> u64 { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } }
+//!
+//! let h = go!(fib(20));                       // go fib(20), but joinable
+//! let x = 21;
+//! let g = go!(move || x * 2);                 // closure form
+//! let b = go!({ let y = x + 1; y });          // block form (captures by move)
+//! assert_eq!(h.join().unwrap(), 6765);
+//! assert_eq!(g.join().unwrap(), 42);
+//! assert_eq!(b.join().unwrap(), 22);
+//! ```
+//!
+//! The crate is a facade over `gort-runtime` (goroutines, scheduler,
+//! parking, timers) and `gort-channels` (channels and select).
+
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+pub use gort_runtime::{
+    Builder, DEFAULT_STACK_SIZE, JoinHandle, LocalKey, Panic, Runtime, RuntimeBuilder, current_id, goroutine_local,
+    num_goroutine, run, spawn, yield_now,
+};
+
+/// Snapshots of what the goroutines are doing.
+pub mod debug {
+    pub use gort_runtime::debug::{GoroutineInfo, goroutines};
+}
+
+/// Time: sleeping goroutines.
+pub mod time {
+    pub use gort_runtime::time::sleep;
+}
+
+/// Synchronisation that parks goroutines, not threads.
+pub mod sync {
+    pub use gort_runtime::sync::WaitGroup;
+}
+
+/// The parking seam that channels, sync and net are built on; for
+/// libraries that add their own blocking primitives.
+pub mod park {
+    pub use gort_runtime::park::{WaitReason, Waiter, Wake, park};
+}
+
+/// `use gort::prelude::*;` brings `go!` into scope.
+pub mod prelude {
+    pub use crate::go;
+}
+
+/// Starts a goroutine, like Go's `go` statement, and returns its
+/// [`JoinHandle`].
+///
+/// Three forms:
+///
+/// - `go!(f(x))`: a call (any expression); the arguments are evaluated in
+///   the new goroutine, captured by move.
+/// - `go!(move || body)` or `go!(|| body)`: a closure, run as is.
+/// - `go!({ block })`: a block, captured by move.
+///
+/// Inside a goroutine the new one runs on the same runtime; on a plain
+/// thread it starts the default runtime if needed.
+///
+/// # Panics
+///
+/// When no stack can be made for the goroutine; the message says why (for
+/// example the kernel's `vm.max_map_count`). Use [`Builder::spawn`] to get
+/// an `io::Error` instead.
+///
+/// # Examples
+///
+/// ```
+/// use gort::prelude::*;
+/// let v = vec![1, 2, 3];
+/// let sum = go!(v.iter().sum::<i32>());
+/// assert_eq!(sum.join().unwrap(), 6);
+/// ```
+#[macro_export]
+macro_rules! go {
+    (move | $($rest:tt)*) => {
+        $crate::spawn(move | $($rest)*)
+    };
+    (move || $($rest:tt)*) => {
+        $crate::spawn(move || $($rest)*)
+    };
+    (|| $($rest:tt)*) => {
+        $crate::spawn(|| $($rest)*)
+    };
+    (| $($rest:tt)*) => {
+        $crate::spawn(| $($rest)*)
+    };
+    ($e:expr) => {
+        $crate::spawn(move || $e)
+    };
+}

@@ -1,0 +1,56 @@
+//! A goroutine that overflows its stack is reported by id and name, and the
+//! process aborts. Runs the overflow in a child process (this same test
+//! binary, re-executed with an environment variable).
+
+use std::process::Command;
+
+const CHILD: &str = "GORT_TEST_OVERFLOW_CHILD";
+
+/// Recurses until `limit`, far beyond any goroutine stack.
+#[inline(never)]
+fn recurse(n: u64, limit: u64) -> u64 {
+    let frame = std::hint::black_box([n; 64]);
+    if n == limit { frame[7] } else { recurse(n + 1, limit) + frame[7] }
+}
+
+#[test]
+fn stack_overflow_names_the_goroutine_and_aborts() {
+    if std::env::var_os(CHILD).is_some() {
+        let h = gort::Builder::new().name("deep-thought").spawn(|| recurse(0, u64::MAX)).unwrap();
+        let _ = h.join();
+        unreachable!("the overflow must abort the process");
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "stack_overflow_names_the_goroutine_and_aborts", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("(\"deep-thought\") has overflowed its stack"),
+        "stderr should name the goroutine:\n{stderr}"
+    );
+    assert!(stderr.lines().any(|l| l.starts_with("goroutine ") && l.contains("has overflowed its stack")));
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "the process aborts: {:?}", out.status);
+}
+
+#[test]
+fn faults_outside_guard_pages_are_passed_on() {
+    if std::env::var_os(CHILD).is_some() {
+        gort::spawn(|| ()).join().unwrap(); // installs gort's handler
+        // SAFETY: none; this deliberately dereferences a bad address to
+        // check that the fault reaches the default action.
+        unsafe { std::ptr::read_volatile(16 as *const u8) };
+        unreachable!();
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "faults_outside_guard_pages_are_passed_on", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("overflowed"), "not an overflow:\n{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "default SIGSEGV action: {:?}", out.status);
+}
