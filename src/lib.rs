@@ -24,8 +24,8 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub use gort_runtime::{
-    Builder, DEFAULT_STACK_SIZE, JoinHandle, LocalKey, Panic, Runtime, RuntimeBuilder, current_id, goroutine_local,
-    num_goroutine, run, spawn, yield_now,
+    Builder, DEFAULT_STACK_SIZE, JoinHandle, LocalKey, MAIN_STACK_SIZE, Panic, Runtime, RuntimeBuilder, current_id,
+    goroutine_local, num_goroutine, run, spawn, yield_now,
 };
 
 /// Snapshots of what the goroutines are doing.

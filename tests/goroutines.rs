@@ -85,6 +85,8 @@ fn recursion_that_fits_the_stack_works() {
     }
     let h = Builder::new().stack_size(8 << 20).spawn(|| depth(20_000)).unwrap();
     assert_eq!(h.join().unwrap(), 20_000);
+    // The main goroutine has a main thread's stack.
+    assert_eq!(gort::run(|| depth(5_000)), 5_000);
     // The default stack holds a modest recursion too, even unoptimised.
     assert_eq!(go!(depth(50)).join().unwrap(), 50);
 }

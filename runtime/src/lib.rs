@@ -43,6 +43,6 @@ mod timer;
 
 pub use goroutine::{current_id, yield_now};
 pub use local::LocalKey;
-pub use runtime::{Runtime, RuntimeBuilder, num_goroutine, run};
+pub use runtime::{MAIN_STACK_SIZE, Runtime, RuntimeBuilder, num_goroutine, run};
 pub use spawn::{Builder, JoinHandle, Panic, spawn};
 pub use stack::DEFAULT_STACK_SIZE;

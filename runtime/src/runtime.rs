@@ -21,6 +21,19 @@ use crate::scheduler::worker::Worker;
 use crate::spawn::{Builder, JoinHandle};
 use crate::stack::DEFAULT_STACK_SIZE;
 
+/// Stack size of the goroutines that [`Runtime::block_on`] and [`run`]
+/// start: a main thread's 8 MiB, for a program's `main` body.
+///
+/// # Examples
+///
+/// ```
+/// fn depth(n: u32) -> u32 { if n == 0 { 0 } else { 1 + depth(n - 1) } }
+/// // Deeper than a 64 KiB goroutine stack allows, fine for the main goroutine.
+/// assert_eq!(gort_runtime::run(|| depth(10_000)), 10_000);
+/// assert_eq!(gort_runtime::MAIN_STACK_SIZE, 8 << 20);
+/// ```
+pub const MAIN_STACK_SIZE: usize = 8 << 20;
+
 /// Configures a [`Runtime`]: number of workers and default stack size.
 ///
 /// # Examples
@@ -277,6 +290,10 @@ impl Runtime {
     /// Runs `f` as a goroutine of this runtime and blocks the calling
     /// thread (or parks the calling goroutine) until it returns.
     ///
+    /// The goroutine gets a main thread's stack, [`MAIN_STACK_SIZE`] (8 MiB
+    /// of address space; only touched pages cost memory), since it often
+    /// runs a program's whole `main`.
+    ///
     /// # Panics
     ///
     /// If `f` panics, the panic is resumed here.
@@ -297,7 +314,11 @@ impl Runtime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match self.spawn(f).join() {
+        let main = Builder::new()
+            .stack_size(MAIN_STACK_SIZE)
+            .spawn_in(&self.shared, f)
+            .unwrap_or_else(|e| panic!("cannot start a goroutine: {e}"));
+        match main.join() {
             Ok(v) => v,
             Err(p) => std::panic::resume_unwind(p.into_inner()),
         }
