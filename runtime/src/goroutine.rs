@@ -171,6 +171,16 @@ impl G {
         g
     }
 
+    /// A new counted reference to a live goroutine.
+    pub(crate) fn arc(&self) -> Arc<G> {
+        // SAFETY: every G lives in an Arc (G::new is the only constructor),
+        // and `&self` proves that Arc is alive, so its count is non-zero.
+        unsafe {
+            Arc::increment_strong_count(self);
+            Arc::from_raw(self)
+        }
+    }
+
     /// The runtime this goroutine belongs to.
     pub(crate) fn runtime(&self) -> &Arc<Shared> {
         &self.rt
@@ -270,16 +280,7 @@ pub(crate) fn running() -> *const G {
 
 /// The current goroutine, if this thread is running one.
 pub(crate) fn current() -> Option<Arc<G>> {
-    let g = running();
-    if g.is_null() {
-        return None;
-    }
-    // SAFETY: `g` came from an Arc that the worker holds for the whole
-    // resume, so bumping its count and rebuilding an Arc is sound.
-    unsafe {
-        Arc::increment_strong_count(g);
-        Some(Arc::from_raw(g))
-    }
+    with_current(|g| g.map(G::arc))
 }
 
 /// Calls `f` with the current goroutine, if any, without touching its count.
@@ -315,7 +316,9 @@ fn suspend(g: &G, switch: Switch) {
 }
 
 /// The goroutine half of [`crate::park::park`].
-pub(crate) fn park_current<L>(g: &Arc<G>, reason: WaitReason, deadline: Option<Instant>, unlock: L) -> Wake {
+///
+/// `g` stays valid across the switch: the registry holds it until it ends.
+pub(crate) fn park_current<L>(g: &G, reason: WaitReason, deadline: Option<Instant>, unlock: L) -> Wake {
     if g.torn_down.get() {
         // The runtime is unwinding this goroutine at shutdown: nothing will
         // ever wake it, so waiting would never end.
@@ -334,7 +337,7 @@ pub(crate) fn park_current<L>(g: &Arc<G>, reason: WaitReason, deadline: Option<I
     g.wait_since.store(coarse_now().as_nanos() as u64, Ordering::Relaxed);
     g.wait_reason.store(reason as u8, Ordering::Relaxed);
     if let Some(deadline) = deadline {
-        crate::scheduler::add_timer(deadline, g.clone(), generation);
+        crate::scheduler::add_timer(deadline, g, generation);
     }
     let mut unlock = ManuallyDrop::new(unlock);
     unsafe fn release<L>(data: *mut ()) {
@@ -367,10 +370,10 @@ pub(crate) fn park_current<L>(g: &Arc<G>, reason: WaitReason, deadline: Option<I
 /// assert_eq!(h.join().unwrap(), 7);
 /// ```
 pub fn yield_now() {
-    match current() {
-        Some(g) => suspend(&g, Switch::Yield),
+    with_current(|g| match g {
+        Some(g) => suspend(g, Switch::Yield),
         None => std::thread::yield_now(),
-    }
+    })
 }
 
 /// The id of the running goroutine, or `None` on a plain OS thread.

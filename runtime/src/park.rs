@@ -409,10 +409,10 @@ impl Waiter {
 /// park(WaitReason::ChanReceive, None, ());       // ... so this returns at once
 /// ```
 pub fn park<L>(reason: WaitReason, deadline: Option<Instant>, unlock: L) -> Wake {
-    match goroutine::current() {
-        Some(g) => goroutine::park_current(&g, reason, deadline, unlock),
+    goroutine::with_current(|g| match g {
+        Some(g) => goroutine::park_current(g, reason, deadline, unlock),
         None => THREAD_PARKER.with(|p| p.park(deadline, unlock)),
-    }
+    })
 }
 
 /// Parks a plain OS thread: a state word plus a condition variable.

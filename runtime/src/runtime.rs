@@ -18,7 +18,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::goroutine;
 use crate::scheduler::Shared;
 use crate::scheduler::worker::Worker;
-use crate::spawn::{Builder, JoinHandle};
+use crate::spawn::{Builder, JoinHandle, spawn_failed};
 use crate::stack::DEFAULT_STACK_SIZE;
 
 /// Stack size of the goroutines that [`Runtime::block_on`] and [`run`]
@@ -284,7 +284,7 @@ impl Runtime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        Builder::new().spawn_in(&self.shared, f).unwrap_or_else(|e| panic!("cannot start a goroutine: {e}"))
+        Builder::new().spawn_in(&self.shared, f).unwrap_or_else(|e| spawn_failed(e))
     }
 
     /// Runs `f` as a goroutine of this runtime and blocks the calling
@@ -314,10 +314,8 @@ impl Runtime {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let main = Builder::new()
-            .stack_size(MAIN_STACK_SIZE)
-            .spawn_in(&self.shared, f)
-            .unwrap_or_else(|e| panic!("cannot start a goroutine: {e}"));
+        let main =
+            Builder::new().stack_size(MAIN_STACK_SIZE).spawn_in(&self.shared, f).unwrap_or_else(|e| spawn_failed(e));
         match main.join() {
             Ok(v) => v,
             Err(p) => std::panic::resume_unwind(p.into_inner()),

@@ -35,7 +35,13 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    Builder::new().spawn(f).unwrap_or_else(|e| panic!("cannot start a goroutine: {e}"))
+    Builder::new().spawn(f).unwrap_or_else(|e| spawn_failed(e))
+}
+
+/// The panic of the spawn functions that do not return an `io::Result`.
+#[cold]
+pub(crate) fn spawn_failed(e: io::Error) -> ! {
+    panic!("cannot start a goroutine: {e}")
 }
 
 /// Configures a goroutine before it starts: its name and stack size.

@@ -63,13 +63,19 @@ pub(crate) struct Slot {
     pub(crate) sleeper: Sleeper,
 }
 
+impl Slot {
+    /// Empties `runnext`, taking the goroutine it held.
+    pub(crate) fn take_runnext(&self) -> Option<Arc<G>> {
+        // Acquire pairs with the Release in `Worker::push_next`.
+        let p = self.runnext.swap(std::ptr::null_mut(), Ordering::Acquire);
+        // SAFETY: a non-null runnext owns one Arc count, now ours.
+        (!p.is_null()).then(|| unsafe { Arc::from_raw(p) })
+    }
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
-        let p = *self.runnext.get_mut();
-        if !p.is_null() {
-            // SAFETY: a non-null runnext owns one Arc count.
-            drop(unsafe { Arc::from_raw(p) });
-        }
+        drop(self.take_runnext());
     }
 }
 
@@ -182,11 +188,7 @@ impl Shared {
     pub(crate) fn tear_down(&self) {
         for slot in self.slots.iter() {
             slot.timers.clear();
-            let p = slot.runnext.swap(std::ptr::null_mut(), Ordering::AcqRel);
-            if !p.is_null() {
-                // SAFETY: a non-null runnext owns one Arc count.
-                drop(unsafe { Arc::from_raw(p) });
-            }
+            drop(slot.take_runnext());
         }
         while !self.injector.steal().is_empty() {}
         // Unwinding may wake or free others; loop until none are left.
@@ -205,9 +207,8 @@ impl Shared {
 }
 
 /// Arms a timer on the current worker that wakes `g`'s park `generation`.
-pub(crate) fn add_timer(deadline: Instant, g: Arc<G>, generation: u64) {
-    let shared = g.runtime().clone();
-    let waiter = Waiter::goroutine(g, generation);
-    let index = worker::current_index(&shared).expect("a goroutine parks only on a worker of its own runtime");
-    shared.slots[index].timers.add(shared.epoch, deadline, waiter);
+pub(crate) fn add_timer(deadline: Instant, g: &G, generation: u64) {
+    let shared = g.runtime();
+    let index = worker::current_index(shared).expect("a goroutine parks only on a worker of its own runtime");
+    shared.slots[index].timers.add(shared.epoch, deadline, Waiter::goroutine(g.arc(), generation));
 }

@@ -250,13 +250,7 @@ impl Worker {
     /// Takes `runnext` unless the inherited slice is used up, in which case
     /// the goroutine goes to the back of the local queue.
     fn take_runnext(&self) -> Option<Arc<G>> {
-        // Acquire pairs with the Release in `push_next`.
-        let p = self.slot().runnext.swap(std::ptr::null_mut(), Ordering::Acquire);
-        if p.is_null() {
-            return None;
-        }
-        // SAFETY: a non-null runnext owns one Arc count, now ours.
-        let g = unsafe { Arc::from_raw(p) };
+        let g = self.slot().take_runnext()?;
         let n = self.inherited.get() + 1;
         self.inherited.set(n);
         if n % INHERIT_CLOCK_EVERY == 0 {
