@@ -130,21 +130,14 @@ pub(crate) struct JoinSlot {
 const NO_REASON: u8 = u8::MAX;
 
 impl G {
-    /// Builds a goroutine that will run `f` on `stack`; nothing runs yet.
-    pub(crate) fn new(
-        id: u64,
-        name: Option<Box<str>>,
-        rt: Arc<Shared>,
-        stack: RawStack,
-        f: impl FnOnce() -> Output + Send + 'static,
-    ) -> Arc<G> {
-        let stack_bottom = stack.bottom();
-        let g = Arc::new(G {
-            id,
-            name,
+    /// A blank header of runtime `rt`, ready for [`launch`](Self::launch).
+    pub(crate) fn blank(rt: Arc<Shared>) -> Arc<G> {
+        Arc::new(G {
+            id: 0,
+            name: None,
             park: ParkState::default(),
             rt,
-            stack_bottom,
+            stack_bottom: 0,
             co: UnsafeCell::new(None),
             yielder: Cell::new(ptr::null()),
             wait_reason: AtomicU8::new(NO_REASON),
@@ -153,8 +146,20 @@ impl G {
             torn_down: Cell::new(false),
             join: Mutex::new(JoinSlot::default()),
             locals: UnsafeCell::new(LocalMap::default()),
-        });
+        })
+    }
+
+    /// Makes a blank header (new, or recycled by [`recycle`](Self::recycle))
+    /// a goroutine that will run `f` on `stack`; nothing runs yet.
+    pub(crate) fn launch(
+        mut g: Arc<G>,
+        id: u64,
+        name: Option<Box<str>>,
+        stack: RawStack,
+        f: impl FnOnce() -> Output + Send + 'static,
+    ) -> Arc<G> {
         let this: *const G = &*g;
+        let stack_bottom = stack.bottom();
         let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Switch>, ()| {
             // SAFETY: the registry holds an Arc to this goroutine until it
             // finishes, so the header outlives its coroutine body.
@@ -166,14 +171,33 @@ impl G {
             unsafe { (*g.locals.get()).clear() };
             g.join.lock().outcome = Some(outcome);
         });
-        // SAFETY: nobody else can see the new goroutine yet.
-        unsafe { *g.co.get() = Some(Task(co)) };
+        let blank = Arc::get_mut(&mut g).expect("a goroutine being launched is shared with nobody");
+        debug_assert!(blank.co.get_mut().is_none(), "launched a header that still has a coroutine");
+        blank.id = id;
+        blank.name = name;
+        blank.stack_bottom = stack_bottom;
+        *blank.co.get_mut() = Some(Task(co));
         g
+    }
+
+    /// Turns the header of a finished goroutine that nothing else refers to
+    /// back into a blank one, as Go puts a dead `g` on its `gFree` list:
+    /// spawning then allocates nothing. `None` if it is still referenced
+    /// (by a `JoinHandle`, or a `Waiter` kept somewhere).
+    pub(crate) fn recycle(mut g: Arc<G>) -> Option<Arc<G>> {
+        let dead = Arc::get_mut(&mut g)?;
+        debug_assert!(dead.co.get_mut().is_none(), "recycled a goroutine that has not finished");
+        dead.name = None;
+        dead.park = ParkState::default();
+        *dead.yielder.get_mut() = ptr::null();
+        *dead.wait_reason.get_mut() = NO_REASON;
+        *dead.join.get_mut() = JoinSlot::default();
+        Some(g)
     }
 
     /// A new counted reference to a live goroutine.
     pub(crate) fn arc(&self) -> Arc<G> {
-        // SAFETY: every G lives in an Arc (G::new is the only constructor),
+        // SAFETY: every G lives in an Arc (G::blank is the only constructor),
         // and `&self` proves that Arc is alive, so its count is non-zero.
         unsafe {
             Arc::increment_strong_count(self);

@@ -39,6 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::Instant;
 
 use crossbeam_deque::{Injector, Stealer};
+use parking_lot::Mutex;
 
 use crate::goroutine::{G, Output};
 use crate::park::Waiter;
@@ -47,6 +48,9 @@ use crate::timer::TimerHeap;
 
 use idle::{Idle, Sleeper};
 use registry::Registry;
+
+/// Blank goroutine headers kept in the global list; more are freed.
+const FREE_GS_GLOBAL: usize = 4096;
 
 /// Goroutine ids, unique in the process; the first goroutine is 1, as in Go.
 static NEXT_GOROUTINE_ID: AtomicU64 = AtomicU64::new(1);
@@ -85,6 +89,9 @@ pub(crate) struct Shared {
     pub(crate) slots: Box<[Slot]>,
     pub(crate) idle: Idle,
     pub(crate) registry: Registry,
+    /// Blank goroutine headers that workers' caches overflowed into (see
+    /// `G::recycle`); at most [`FREE_GS_GLOBAL`].
+    pub(crate) free_gs: Mutex<Vec<Arc<G>>>,
     shut_down: AtomicBool,
     /// Default stack size of this runtime's goroutines (rounded).
     pub(crate) stack_size: usize,
@@ -107,6 +114,7 @@ impl Shared {
             slots,
             idle: Idle::default(),
             registry: Registry::new(),
+            free_gs: Mutex::new(Vec::new()),
             shut_down: AtomicBool::new(false),
             stack_size: stack::round_size(stack_size),
             epoch: Instant::now(),
@@ -130,7 +138,7 @@ impl Shared {
         let size = stack_size.map_or(self.stack_size, stack::round_size);
         let stack = worker::take_stack(self, size)?;
         let id = NEXT_GOROUTINE_ID.fetch_add(1, Ordering::Relaxed);
-        let g = G::new(id, name, self.clone(), stack, f);
+        let g = G::launch(worker::take_blank(self), id, name, stack, f);
         let slot = self.registry.insert(g.clone());
         g.registry_slot.store(slot, Ordering::Relaxed);
         self.schedule(g.clone());
@@ -156,6 +164,20 @@ impl Shared {
         if let Some(index) = self.idle.pick_sleeper() {
             self.slots[index].sleeper.signal();
         }
+    }
+
+    /// Takes up to `n` blank headers from the global list into `out`.
+    fn take_free_gs(&self, n: usize, out: &mut Vec<Arc<G>>) {
+        let mut free = self.free_gs.lock();
+        let at = free.len().saturating_sub(n);
+        out.extend(free.drain(at..));
+    }
+
+    /// Gives blank headers to the global list, freeing those beyond its cap.
+    fn give_free_gs(&self, gs: impl Iterator<Item = Arc<G>>) {
+        let mut free = self.free_gs.lock();
+        free.extend(gs);
+        free.truncate(FREE_GS_GLOBAL);
     }
 
     /// Is there anything runnable in any queue? (The spinner's last look.)
@@ -191,6 +213,8 @@ impl Shared {
             drop(slot.take_runnext());
         }
         while !self.injector.steal().is_empty() {}
+        // Blank headers point back at us: drop them to break the cycle.
+        self.free_gs.lock().clear();
         // Unwinding may wake or free others; loop until none are left.
         loop {
             let all = self.registry.drain();

@@ -52,6 +52,10 @@ const STEAL_ATTEMPTS: usize = 4;
 /// usually about to run it (Go's `usleep(3)` in `runqsteal`).
 const RUNNEXT_GRACE: Duration = Duration::from_micros(3);
 
+/// Blank goroutine headers moved between a worker's cache and the global
+/// list at once; a worker caches at most twice this many.
+const FREE_GS_BATCH: usize = 32;
+
 /// A worker about to sleep scavenges stack memory only if no timer is due
 /// within this long.
 const SCAVENGE_QUIET: Duration = Duration::from_millis(20);
@@ -70,6 +74,8 @@ pub(crate) struct Worker {
     inherit_start: Cell<Option<Instant>>,
     spinning: Cell<bool>,
     stacks: RefCell<StackPool>,
+    /// Blank goroutine headers for spawning without allocating.
+    free_gs: RefCell<Vec<Arc<G>>>,
 }
 
 thread_local! {
@@ -105,6 +111,20 @@ pub(super) fn current_index(shared: &Shared) -> Option<usize> {
     with_worker_of(shared, |w| w.index)
 }
 
+/// A blank goroutine header: recycled from this worker's cache (refilled in
+/// batches from the global list) when on a worker of `shared`, else new.
+pub(super) fn take_blank(shared: &Arc<Shared>) -> Arc<G> {
+    with_worker_of(shared, |w| {
+        let mut free = w.free_gs.borrow_mut();
+        if free.is_empty() {
+            shared.take_free_gs(FREE_GS_BATCH, &mut free);
+        }
+        free.pop()
+    })
+    .flatten()
+    .unwrap_or_else(|| G::blank(shared.clone()))
+}
+
 /// A stack for a new goroutine: from this worker's pool when on a worker of
 /// `shared`, else from the global allocator.
 pub(super) fn take_stack(shared: &Shared, size: usize) -> io::Result<RawStack> {
@@ -125,6 +145,7 @@ impl Worker {
             inherited: Cell::new(0),
             inherit_start: Cell::new(None),
             spinning: Cell::new(false),
+            free_gs: RefCell::new(Vec::with_capacity(2 * FREE_GS_BATCH + 1)),
         };
         WORKER.set(&w);
         while let Some(g) = w.find() {
@@ -150,6 +171,16 @@ impl Worker {
         }
     }
 
+    /// Caches a blank header, passing a batch to the global list when full.
+    fn give_blank(&self, g: Arc<G>) {
+        let mut free = self.free_gs.borrow_mut();
+        free.push(g);
+        if free.len() > 2 * FREE_GS_BATCH {
+            let at = free.len() - FREE_GS_BATCH;
+            self.shared.give_free_gs(free.drain(at..));
+        }
+    }
+
     /// Runs `g` until it parks, yields or finishes.
     fn run(&self, g: Arc<G>) {
         loop {
@@ -161,6 +192,9 @@ impl Worker {
                 None => {
                     self.shared.registry.remove(g.id, g.registry_slot.load(Ordering::Relaxed));
                     g.finish();
+                    if let Some(blank) = G::recycle(g) {
+                        self.give_blank(blank);
+                    }
                     return;
                 }
                 Some(Switch::Yield) => {
