@@ -22,13 +22,20 @@ use crate::park::{WaitReason, park};
 /// assert!(took >= Duration::from_millis(5));
 /// ```
 pub fn sleep(d: Duration) {
-    let deadline = Instant::now().checked_add(d);
+    if d.is_zero() {
+        return;
+    }
+    let Some(deadline) = Instant::now().checked_add(d) else {
+        // Past the end of time: sleep forever.
+        loop {
+            park(WaitReason::Sleep, None, ());
+        }
+    };
+    // A park can end early only by a spurious wake-up: check the clock after.
     loop {
-        match deadline {
-            Some(deadline) if Instant::now() >= deadline => return,
-            _ => {
-                park(WaitReason::Sleep, deadline, ());
-            }
+        park(WaitReason::Sleep, Some(deadline), ());
+        if Instant::now() >= deadline {
+            return;
         }
     }
 }
