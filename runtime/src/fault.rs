@@ -93,7 +93,7 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, context: *m
     // SAFETY: a non-null RUNNING points at the goroutine this thread is
     // running, kept alive by its worker for the whole resume.
     if let Some(g) = unsafe { g.as_ref() } {
-        let guard_end = g.stack_bottom;
+        let guard_end = g.stack_bottom.get();
         let guard_start = guard_end - PAGE.load(Ordering::Relaxed);
         if (guard_start..guard_end).contains(&addr) {
             report_overflow(g.id, g.name.as_deref());

@@ -6,9 +6,12 @@
 //!
 //! | field | written by | read by |
 //! |---|---|---|
-//! | `id`, `name`, `rt`, `stack_bottom` | spawn, once | anyone |
+//! | `id`, `name`, `rt`, `stack_size` | spawn, before it is published | anyone |
+//! | `entry` | spawn, then its first run | those two, in that order |
+//! | `stack_bottom` | its first run, before it starts | its worker, the fault handler |
 //! | `park` | the state machine of [`crate::park`] | anyone |
 //! | `co`, `yielder`, `locals` | the one worker running it | that worker |
+//! | `registry_place` | spawn, before it is published | the worker it ends on |
 //! | `wait_reason`, `wait_since` | the goroutine when it parks | dumps |
 //! | `join` | under its lock | the goroutine, its joiner |
 //!
@@ -24,19 +27,22 @@
 
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
+use std::io;
 use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use parking_lot::Mutex;
 
+use crate::entry::Entry;
 use crate::local::LocalMap;
 use crate::park::{ParkState, WaitReason, Waiter, Wake};
 use crate::scheduler::Shared;
+use crate::scheduler::registry::Place;
 use crate::stack::RawStack;
 
 /// What a goroutine's body returns, boxed (no allocation for `()`).
@@ -91,21 +97,27 @@ pub(crate) struct G {
     pub(crate) name: Option<Box<str>>,
     pub(crate) park: ParkState,
     rt: Arc<Shared>,
-    /// Lowest usable stack address; the guard page lies below it.
-    pub(crate) stack_bottom: usize,
+    /// Stack size it asked for (rounded); its stack is taken at first run.
+    stack_size: usize,
+    /// Lowest usable stack address once it has a stack; the guard page
+    /// lies below it.
+    pub(crate) stack_bottom: Cell<usize>,
+    /// Its body until the first run (see [`crate::entry`]).
+    entry: UnsafeCell<Entry>,
     co: UnsafeCell<Option<Task>>,
     yielder: Cell<*const Yielder<(), Switch>>,
     wait_reason: AtomicU8,
     wait_since: AtomicU64,
     /// Where the registry keeps it (see `scheduler::registry`).
-    pub(crate) registry_slot: AtomicUsize,
+    pub(crate) registry_place: Cell<Place>,
     /// Set while the runtime tears this goroutine down at shutdown.
     torn_down: Cell<bool>,
     pub(crate) join: Mutex<JoinSlot>,
     pub(crate) locals: UnsafeCell<LocalMap>,
 }
 
-// SAFETY: the cells (`co`, `yielder`, `torn_down`, `locals`) are only used
+// SAFETY: the cells (`co`, `yielder`, `torn_down`, `locals`,
+// `registry_place`) are only used
 // by the single thread that currently runs or tears down the goroutine; the
 // park state machine and the run queues transfer that right with
 // Release/Acquire. Everything else is immutable, atomic or locked.
@@ -137,12 +149,14 @@ impl G {
             name: None,
             park: ParkState::default(),
             rt,
-            stack_bottom: 0,
+            stack_size: 0,
+            stack_bottom: Cell::new(0),
+            entry: UnsafeCell::new(Entry::default()),
             co: UnsafeCell::new(None),
             yielder: Cell::new(ptr::null()),
             wait_reason: AtomicU8::new(NO_REASON),
             wait_since: AtomicU64::new(0),
-            registry_slot: AtomicUsize::new(usize::MAX),
+            registry_place: Cell::new((usize::MAX, usize::MAX)),
             torn_down: Cell::new(false),
             join: Mutex::new(JoinSlot::default()),
             locals: UnsafeCell::new(LocalMap::default()),
@@ -150,34 +164,41 @@ impl G {
     }
 
     /// Makes a blank header (new, or recycled by [`recycle`](Self::recycle))
-    /// a goroutine that will run `f` on `stack`; nothing runs yet.
+    /// a goroutine that will run `f` on a stack of `stack_size` bytes
+    /// (rounded); nothing runs, and no stack is taken, yet.
     pub(crate) fn launch(
         mut g: Arc<G>,
         id: u64,
         name: Option<Box<str>>,
-        stack: RawStack,
+        stack_size: usize,
         f: impl FnOnce() -> Output + Send + 'static,
     ) -> Arc<G> {
-        let this: *const G = &*g;
-        let stack_bottom = stack.bottom();
-        let co = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Switch>, ()| {
-            // SAFETY: the registry holds an Arc to this goroutine until it
-            // finishes, so the header outlives its coroutine body.
-            let g = unsafe { &*this };
-            g.yielder.set(yielder);
-            let outcome = panic::catch_unwind(AssertUnwindSafe(f));
-            // Goroutine-locals die with the goroutine, on its own stack.
-            // SAFETY: only the running goroutine touches its locals.
-            unsafe { (*g.locals.get()).clear() };
-            g.join.lock().outcome = Some(outcome);
-        });
         let blank = Arc::get_mut(&mut g).expect("a goroutine being launched is shared with nobody");
         debug_assert!(blank.co.get_mut().is_none(), "launched a header that still has a coroutine");
         blank.id = id;
         blank.name = name;
-        blank.stack_bottom = stack_bottom;
-        *blank.co.get_mut() = Some(Task(co));
+        blank.stack_size = stack_size;
+        blank.entry.get_mut().set(f);
         g
+    }
+
+    /// The coroutine that runs this goroutine's entry on `stack`.
+    fn coroutine(&self, stack: RawStack) -> Task {
+        let this: *const G = self;
+        self.stack_bottom.set(stack.bottom());
+        Task(Coroutine::with_stack(stack, move |yielder: &Yielder<(), Switch>, ()| {
+            // SAFETY: the registry holds an Arc to this goroutine until it
+            // finishes, so the header outlives its coroutine body.
+            let g = unsafe { &*this };
+            g.yielder.set(yielder);
+            // SAFETY: the first run is the only reader of the entry, and the
+            // spawn that wrote it happened before (queue Release/Acquire).
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*g.entry.get()).run() }));
+            // Goroutine-locals die with the goroutine, on its own stack.
+            // SAFETY: only the running goroutine touches its locals.
+            unsafe { (*g.locals.get()).clear() };
+            g.join.lock().outcome = Some(outcome);
+        }))
     }
 
     /// Turns the header of a finished goroutine that nothing else refers to
@@ -187,6 +208,7 @@ impl G {
     pub(crate) fn recycle(mut g: Arc<G>) -> Option<Arc<G>> {
         let dead = Arc::get_mut(&mut g)?;
         debug_assert!(dead.co.get_mut().is_none(), "recycled a goroutine that has not finished");
+        debug_assert!(!dead.entry.get_mut().is_set(), "recycled a goroutine that never ran");
         dead.name = None;
         dead.park = ParkState::default();
         *dead.yielder.get_mut() = ptr::null();
@@ -210,30 +232,55 @@ impl G {
         &self.rt
     }
 
-    /// Runs the goroutine until it next switches out.
+    /// Runs the goroutine until it next switches out. On its first run it
+    /// gets a stack from `take_stack` (given the size it asked for).
     ///
-    /// Returns `None` when it finished (its stack is handed back through
-    /// `free_stack`), or the switch it asked for.
+    /// Returns `Ok(None)` when it finished (its stack is handed back through
+    /// `free_stack`), `Ok(Some(switch))` for the switch it asked for, and
+    /// the error of `take_stack` if it could not start: then it never ran
+    /// and the caller must [`fail_start`](Self::fail_start) it.
     ///
     /// # Safety
     ///
     /// The caller owns the goroutine right now: it popped it from a queue
     /// or won its wake, and no other thread resumes it concurrently.
-    pub(crate) unsafe fn resume(&self, free_stack: impl FnOnce(RawStack)) -> Option<Switch> {
+    pub(crate) unsafe fn resume(
+        &self,
+        take_stack: impl FnOnce(usize) -> io::Result<RawStack>,
+        free_stack: impl FnOnce(RawStack),
+    ) -> io::Result<Option<Switch>> {
         // SAFETY: exclusive by the caller's contract.
         let slot = unsafe { &mut *self.co.get() };
-        let task = slot.as_mut().expect("resumed a finished goroutine");
+        let task = match slot {
+            Some(task) => task,
+            None => slot.insert(self.coroutine(take_stack(self.stack_size)?)),
+        };
         let prev = RUNNING.replace(self);
         let result = task.0.resume(());
         RUNNING.set(prev);
-        match result {
+        Ok(match result {
             CoroutineResult::Yield(switch) => Some(switch),
             CoroutineResult::Return(()) => {
                 let task = slot.take().expect("coroutine just returned");
                 free_stack(task.0.into_stack());
                 None
             }
-        }
+        })
+    }
+
+    /// Ends a goroutine that could not start (no stack): its body is
+    /// dropped unrun and `join` reports why. The caller then finishes it as
+    /// any ended goroutine.
+    ///
+    /// # Safety
+    ///
+    /// As for [`resume`](Self::resume).
+    pub(crate) unsafe fn fail_start(&self, err: io::Error) {
+        // SAFETY: exclusive by the caller's contract; it never ran.
+        unsafe { (*self.entry.get()).clear() };
+        let msg = format!("goroutine {} could not start: {err}", self.id);
+        eprintln!("{msg}");
+        self.join.lock().outcome = Some(Err(Box::new(msg)));
     }
 
     /// Marks the goroutine finished and wakes its joiner.
@@ -259,12 +306,18 @@ impl G {
     pub(crate) unsafe fn tear_down(&self, free_stack: impl FnOnce(RawStack)) {
         // SAFETY: exclusive by the caller's contract.
         let slot = unsafe { &mut *self.co.get() };
+        // SAFETY: as above; a goroutine that never ran still has its entry.
+        let entry = unsafe { &mut *self.entry.get() };
+        let unfinished = slot.is_some() || entry.is_set();
         if let Some(mut task) = slot.take() {
             self.torn_down.set(true);
             let prev = RUNNING.replace(self);
             task.0.force_unwind();
             RUNNING.set(prev);
             free_stack(task.0.into_stack());
+        }
+        entry.clear();
+        if unfinished {
             let torn: Output = Box::new("goroutine torn down: its runtime shut down before it finished");
             self.join.lock().outcome = Some(Err(torn));
         }

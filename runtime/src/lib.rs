@@ -8,6 +8,7 @@
 //! | module | owns |
 //! |---|---|
 //! | `goroutine` | the goroutine header and its coroutine |
+//! | `entry` | a goroutine's body until its first run |
 //! | `stack` | slab-carved, guarded, pooled stacks |
 //! | `scheduler` | run queues, workers, idle/spinning protocol, registry |
 //! | [`park`] | park the current waiter / unpark it from anywhere |
@@ -28,6 +29,7 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod debug;
+mod entry;
 mod fault;
 mod goroutine;
 mod local;

@@ -244,6 +244,11 @@ impl ParkState {
         self.0.load(Ordering::Acquire) & STATE_MASK == NOTIFIED
     }
 
+    /// True once [`finish`](Self::finish) ran.
+    pub(crate) fn is_done(&self) -> bool {
+        self.0.load(Ordering::Acquire) & STATE_MASK == DONE
+    }
+
     /// Marks a finished goroutine: no unpark can succeed any more.
     pub(crate) fn finish(&self) {
         let generation = self.generation();
@@ -478,6 +483,7 @@ mod tests {
         let s = ParkState::default();
         let g = s.generation();
         s.finish();
+        assert!(s.is_done());
         assert_eq!(s.notify(g, Wake::Unparked), None);
     }
 

@@ -141,6 +141,23 @@ const BATCH: usize = 32;
 /// the memory of the rest back to the kernel.
 const GLOBAL_HOT_STACKS: usize = 256;
 
+/// Set when carving a stack failed, with the error; cleared when a stack
+/// is freed. Lets spawn report exhaustion although stacks are taken later,
+/// at a goroutine's first run.
+static EXHAUSTED: AtomicBool = AtomicBool::new(false);
+static EXHAUSTION: Mutex<Option<(io::ErrorKind, String)>> = Mutex::new(None);
+
+/// `Err` with the last carving error while stacks are exhausted.
+pub(crate) fn check_available() -> io::Result<()> {
+    if !EXHAUSTED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    match &*EXHAUSTION.lock() {
+        Some((kind, msg)) => Err(io::Error::new(*kind, msg.clone())),
+        None => Ok(()),
+    }
+}
+
 /// Runs `f` on the size class for `size`, creating it on first use.
 fn with_class<R>(size: usize, f: impl FnOnce(&mut SizeClass) -> R) -> R {
     let mut classes = GLOBAL.lock();
@@ -163,9 +180,12 @@ fn global_alloc(size: usize, n: usize, out: &mut Vec<RawStack>) -> io::Result<()
                 Some(stack) => stack,
                 None => match carve(class) {
                     Ok(stack) => stack,
-                    // Report the error only if we could not get a single stack.
-                    Err(e) if out.is_empty() => return Err(e),
-                    Err(_) => return Ok(()),
+                    Err(e) => {
+                        *EXHAUSTION.lock() = Some((e.kind(), e.to_string()));
+                        EXHAUSTED.store(true, Ordering::Relaxed);
+                        // Report the error only if we could not get a single stack.
+                        return if out.is_empty() { Err(e) } else { Ok(()) };
+                    }
                 },
             };
             out.push(stack);
@@ -177,6 +197,7 @@ fn global_alloc(size: usize, n: usize, out: &mut Vec<RawStack>) -> io::Result<()
 /// Returns free stacks (all of one size) to the global hot list.
 fn global_free(size: usize, stacks: impl Iterator<Item = RawStack>) {
     with_class(size, |class| class.hot.extend(stacks));
+    EXHAUSTED.store(false, Ordering::Relaxed);
 }
 
 /// Gives the memory of free stacks beyond the hot set back to the kernel.
@@ -352,6 +373,18 @@ mod tests {
         assert_eq!(round_size(1), MIN_STACK_SIZE);
         assert_eq!(round_size(MIN_STACK_SIZE + 1), MIN_STACK_SIZE + page_size());
         assert_eq!(round_size(DEFAULT_STACK_SIZE), DEFAULT_STACK_SIZE);
+    }
+
+    #[test]
+    fn exhaustion_is_reported_until_a_stack_is_freed() {
+        let spare = take(round_size(MIN_STACK_SIZE)).unwrap();
+        *EXHAUSTION.lock() = Some((io::ErrorKind::OutOfMemory, "vm.max_map_count reached".into()));
+        EXHAUSTED.store(true, Ordering::Relaxed);
+        let err = check_available().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
+        assert!(err.to_string().contains("vm.max_map_count"));
+        release(spare);
+        assert!(check_available().is_ok(), "a freed stack makes spawning possible again");
     }
 
     #[test]

@@ -8,7 +8,6 @@
 //! which `run.sh` reports as n/a. The Go twin is `go/main.go`.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -43,8 +42,18 @@ fn per_op(elapsed: Duration, n: usize) -> f64 {
 }
 
 /// Shared flags, one per goroutine, set when it did its part.
-fn flags(n: usize) -> Arc<Vec<AtomicBool>> {
-    Arc::new((0..n).map(|_| AtomicBool::new(false)).collect())
+///
+/// Workload state is leaked to `&'static` (once per process) so goroutines
+/// capture plain references, as Go's closures capture pointers: an `Arc`
+/// clone per goroutine would measure reference counting, which Go does not
+/// pay, rather than the runtime.
+fn flags(n: usize) -> &'static [AtomicBool] {
+    Vec::leak((0..n).map(|_| AtomicBool::new(false)).collect())
+}
+
+/// A WaitGroup that goroutines capture by reference (see [`flags`]).
+fn wait_group() -> &'static WaitGroup {
+    Box::leak(Box::new(WaitGroup::new()))
 }
 
 fn count_set(flags: &[AtomicBool]) -> usize {
@@ -53,20 +62,18 @@ fn count_set(flags: &[AtomicBool]) -> usize {
 
 /// spawn: n goroutines from one goroutine, each only signals completion.
 fn spawn(n: usize) -> Result<Outcome, String> {
-    let ran = flags(n);
-    let wg = WaitGroup::new();
+    let (ran, wg) = (flags(n), wait_group());
     let start = Instant::now();
     wg.add(n as i64);
-    for i in 0..n {
-        let (ran, wg) = (ran.clone(), wg.clone());
+    for flag in ran {
         go!(move || {
-            ran[i].store(true, Ordering::Relaxed);
+            flag.store(true, Ordering::Relaxed);
             wg.done();
         });
     }
     wg.wait();
     let elapsed = start.elapsed();
-    match count_set(&ran) {
+    match count_set(ran) {
         got if got == n => Ok(Outcome { per_op: per_op(elapsed, n), extra: String::new() }),
         got => Err(format!("{got} of {n} goroutines ran")),
     }
@@ -83,19 +90,16 @@ fn vm_rss() -> Result<u64, String> {
 /// parked: k goroutines block on one gate that opens only after RSS is read.
 /// Until channels land, the gate is a WaitGroup (same parking seam).
 fn parked(k: usize) -> Result<Outcome, String> {
-    let released = flags(k);
-    let gate = WaitGroup::new();
+    let (released, gate, ready, done) = (flags(k), wait_group(), wait_group(), wait_group());
     gate.add(1);
-    let (ready, done) = (WaitGroup::new(), WaitGroup::new());
     let before = vm_rss()?;
     ready.add(k as i64);
     done.add(k as i64);
-    for i in 0..k {
-        let (released, gate, ready, done) = (released.clone(), gate.clone(), ready.clone(), done.clone());
+    for flag in released {
         go!(move || {
             ready.done();
             gate.wait();
-            released[i].store(true, Ordering::Relaxed);
+            flag.store(true, Ordering::Relaxed);
             done.done();
         });
     }
@@ -108,7 +112,7 @@ fn parked(k: usize) -> Result<Outcome, String> {
         per_op: after.saturating_sub(before) as f64 / k as f64,
         extra: format!("rss_before_kb={},rss_after_kb={}", before / 1024, after / 1024),
     };
-    match count_set(&released) {
+    match count_set(released) {
         got if got == k => Ok(outcome),
         got => Err(format!("{got} of {k} parked goroutines were released")),
     }
@@ -116,21 +120,19 @@ fn parked(k: usize) -> Result<Outcome, String> {
 
 /// timers: goroutine i sleeps (i % 10 + 1) ms, then signals; wait for all.
 fn timers(k: usize) -> Result<Outcome, String> {
-    let woke = flags(k);
-    let wg = WaitGroup::new();
+    let (woke, wg) = (flags(k), wait_group());
     let start = Instant::now();
     wg.add(k as i64);
-    for i in 0..k {
-        let (woke, wg) = (woke.clone(), wg.clone());
+    for (i, flag) in woke.iter().enumerate() {
         go!(move || {
             gort::time::sleep(Duration::from_millis((i % 10 + 1) as u64));
-            woke[i].store(true, Ordering::Relaxed);
+            flag.store(true, Ordering::Relaxed);
             wg.done();
         });
     }
     wg.wait();
     let elapsed = start.elapsed();
-    let got = count_set(&woke);
+    let got = count_set(woke);
     if got != k {
         return Err(format!("{got} of {k} sleepers woke"));
     }

@@ -100,6 +100,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(stealers: Vec<Stealer<Arc<G>>>, stack_size: usize) -> Shared {
+        let workers = stealers.len();
         let slots = stealers
             .into_iter()
             .map(|stealer| Slot {
@@ -113,7 +114,7 @@ impl Shared {
             injector: Injector::new(),
             slots,
             idle: Idle::default(),
-            registry: Registry::new(),
+            registry: Registry::new(workers),
             free_gs: Mutex::new(Vec::new()),
             shut_down: AtomicBool::new(false),
             stack_size: stack::round_size(stack_size),
@@ -135,12 +136,14 @@ impl Shared {
         if self.is_shut_down() {
             return Err(io::Error::other("cannot spawn a goroutine: its runtime has shut down"));
         }
+        // The stack is taken at the first run, on the worker that runs it;
+        // fail now if stacks have run out, so the caller gets the error.
+        stack::check_available()?;
         let size = stack_size.map_or(self.stack_size, stack::round_size);
-        let stack = worker::take_stack(self, size)?;
+        let (spawner, blank) = worker::take_blank(self);
         let id = NEXT_GOROUTINE_ID.fetch_add(1, Ordering::Relaxed);
-        let g = G::launch(worker::take_blank(self), id, name, stack, f);
-        let slot = self.registry.insert(g.clone());
-        g.registry_slot.store(slot, Ordering::Relaxed);
+        let g = G::launch(blank, id, name, size, f);
+        g.registry_place.set(self.registry.insert(spawner, g.clone()));
         self.schedule(g.clone());
         Ok(g)
     }

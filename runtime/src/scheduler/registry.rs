@@ -1,20 +1,29 @@
 //! Every live goroutine of a runtime, for counting, dumps and shutdown.
 //!
-//! Go keeps `allgs`; we keep a sharded slab of `Arc<G>` so that spawn and
-//! exit take one uncontended lock each. A goroutine's slot index is its
-//! handle for removal. Holding the `Arc` here is what keeps a parked
-//! goroutine (referenced otherwise only from wait queues) alive, and lets
-//! shutdown find and unwind the goroutines that will never run again.
+//! Go keeps `allgs`; we keep one slab of `Arc<G>` per *spawner* (each
+//! worker, plus one shared by plain threads). Holding the `Arc` here is what
+//! keeps a parked goroutine (referenced otherwise only from wait queues)
+//! alive, and lets shutdown find and unwind the goroutines that will never
+//! run again.
+//!
+//! Spawning inserts into the spawner's own slab, whose lock and lines stay
+//! in that worker's cache. A goroutine usually ends on another worker,
+//! which removes it from the spawner's slab: to keep that from moving the
+//! slab's lock between caches on every goroutine, finished goroutines are
+//! removed in batches ([`Registry::remove_batch`], one lock per slab per
+//! batch). The live count is kept apart, in one padded counter per actor
+//! (+1 when it spawns, -1 when a goroutine ends on it), so it is exact as
+//! soon as a goroutine ends even while its removal is batched.
+//!
+//! A goroutine between its end and its batched removal is still in a slab,
+//! finished: [`Registry::snapshot`] leaves such goroutines out.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, Ordering};
 
 use parking_lot::Mutex;
 
 use crate::goroutine::G;
-
-/// Number of shards; a power of two, comfortably above the worker count.
-const SHARDS: usize = 32;
 
 #[derive(Default)]
 struct Slab {
@@ -22,66 +31,98 @@ struct Slab {
     free: Vec<usize>,
 }
 
+/// A counter alone on its cache line(s), so actors do not false-share.
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded(AtomicIsize);
+
 /// The live goroutines of one runtime.
 pub(crate) struct Registry {
-    shards: [Mutex<Slab>; SHARDS],
-    live: AtomicUsize,
+    /// One slab per worker, then one for plain threads.
+    slabs: Box<[Mutex<Slab>]>,
+    /// Goroutines spawned minus goroutines ended, per actor (same indexes).
+    live: Box<[Padded]>,
 }
 
+/// Where a goroutine sits in the registry: (slab, slot).
+pub(crate) type Place = (usize, usize);
+
 impl Registry {
-    pub(crate) fn new() -> Registry {
-        Registry { shards: std::array::from_fn(|_| Mutex::new(Slab::default())), live: AtomicUsize::new(0) }
+    /// A registry for `workers` workers.
+    pub(crate) fn new(workers: usize) -> Registry {
+        Registry {
+            slabs: (0..=workers).map(|_| Mutex::new(Slab::default())).collect(),
+            live: (0..=workers).map(|_| Padded::default()).collect(),
+        }
     }
 
-    /// Adds a goroutine; returns the slot to remove it with.
-    pub(crate) fn insert(&self, g: Arc<G>) -> usize {
-        self.live.fetch_add(1, Ordering::Relaxed);
-        let mut shard = self.shards[g.id as usize % SHARDS].lock();
-        match shard.free.pop() {
+    /// The actor index of a plain thread (not a worker).
+    fn outside(&self) -> usize {
+        self.slabs.len() - 1
+    }
+
+    /// Adds a goroutine spawned by worker `spawner` (`None`: a plain thread).
+    pub(crate) fn insert(&self, spawner: Option<usize>, g: Arc<G>) -> Place {
+        let index = spawner.unwrap_or(self.outside());
+        self.live[index].0.fetch_add(1, Ordering::Relaxed);
+        let mut slab = self.slabs[index].lock();
+        let slot = match slab.free.pop() {
             Some(slot) => {
-                shard.slots[slot] = Some(g);
+                slab.slots[slot] = Some(g);
                 slot
             }
             None => {
-                shard.slots.push(Some(g));
-                shard.slots.len() - 1
+                slab.slots.push(Some(g));
+                slab.slots.len() - 1
             }
-        }
+        };
+        (index, slot)
     }
 
-    /// Removes the goroutine `id` from `slot`.
-    pub(crate) fn remove(&self, id: u64, slot: usize) -> Option<Arc<G>> {
-        let mut shard = self.shards[id as usize % SHARDS].lock();
-        let g = shard.slots[slot].take();
-        if g.is_some() {
-            shard.free.push(slot);
-            self.live.fetch_sub(1, Ordering::Relaxed);
+    /// Counts a goroutine that just ended on worker `worker`; its slot is
+    /// freed later by [`remove_batch`](Self::remove_batch).
+    pub(crate) fn ended(&self, worker: usize) {
+        self.live[worker].0.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Frees the slots of ended goroutines, one lock per slab.
+    pub(crate) fn remove_batch(&self, places: &mut [Place]) {
+        places.sort_unstable_by_key(|p| p.0);
+        for group in places.chunk_by(|a, b| a.0 == b.0) {
+            let mut slab = self.slabs[group[0].0].lock();
+            for &(_, slot) in group {
+                // Only a count decrement: the caller still holds the goroutine.
+                if slab.slots[slot].take().is_some() {
+                    slab.free.push(slot);
+                }
+            }
         }
-        g
     }
 
     /// Live goroutines now.
     pub(crate) fn len(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        self.live.iter().map(|c| c.0.load(Ordering::Relaxed)).sum::<isize>().max(0) as usize
     }
 
     /// Takes every goroutine out (shutdown).
     pub(crate) fn drain(&self) -> Vec<Arc<G>> {
         let mut all = Vec::new();
-        for shard in &self.shards {
-            let mut shard = shard.lock();
-            all.extend(shard.slots.drain(..).flatten());
-            shard.free.clear();
+        for slab in self.slabs.iter() {
+            let mut slab = slab.lock();
+            all.extend(slab.slots.drain(..).flatten());
+            slab.free.clear();
         }
-        self.live.store(0, Ordering::Relaxed);
+        for counter in self.live.iter() {
+            counter.0.store(0, Ordering::Relaxed);
+        }
         all
     }
 
-    /// A snapshot of every live goroutine.
+    /// A snapshot of every live goroutine (ended ones left out).
     pub(crate) fn snapshot(&self) -> Vec<Arc<G>> {
         let mut all = Vec::with_capacity(self.len());
-        for shard in &self.shards {
-            all.extend(shard.lock().slots.iter().flatten().cloned());
+        for slab in self.slabs.iter() {
+            all.extend(slab.lock().slots.iter().flatten().filter(|g| !g.park.is_done()).cloned());
         }
         all
     }

@@ -22,7 +22,6 @@
 //! [`INHERIT_CLOCK_EVERY`]th inherited run, keeping it off the hot path.
 
 use std::cell::{Cell, RefCell};
-use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -32,7 +31,7 @@ use crossbeam_deque::{Steal, Worker as LocalQueue};
 use super::Shared;
 use crate::goroutine::{G, Switch};
 use crate::rng::FastRand;
-use crate::stack::{self, RawStack, StackPool};
+use crate::stack::{self, StackPool};
 
 /// Go's `schedtick % 61`: how often the injector is checked before the
 /// local queue. A prime, so it does not resonate with other periodic work.
@@ -56,6 +55,9 @@ const RUNNEXT_GRACE: Duration = Duration::from_micros(3);
 /// list at once; a worker caches at most twice this many.
 const FREE_GS_BATCH: usize = 32;
 
+/// Ended goroutines a worker removes from the registry at once.
+const RETIRE_BATCH: usize = 32;
+
 /// A worker about to sleep scavenges stack memory only if no timer is due
 /// within this long.
 const SCAVENGE_QUIET: Duration = Duration::from_millis(20);
@@ -76,6 +78,8 @@ pub(crate) struct Worker {
     stacks: RefCell<StackPool>,
     /// Blank goroutine headers for spawning without allocating.
     free_gs: RefCell<Vec<Arc<G>>>,
+    /// Goroutines that ended here, not yet removed from the registry.
+    ended: RefCell<Vec<Arc<G>>>,
 }
 
 thread_local! {
@@ -111,24 +115,18 @@ pub(super) fn current_index(shared: &Shared) -> Option<usize> {
     with_worker_of(shared, |w| w.index)
 }
 
-/// A blank goroutine header: recycled from this worker's cache (refilled in
-/// batches from the global list) when on a worker of `shared`, else new.
-pub(super) fn take_blank(shared: &Arc<Shared>) -> Arc<G> {
+/// A blank header for spawning on `shared`, and the spawner's index
+/// (`None` on a plain thread). A worker recycles one from its cache
+/// (refilled in batches from the global list); a plain thread allocates.
+pub(super) fn take_blank(shared: &Arc<Shared>) -> (Option<usize>, Arc<G>) {
     with_worker_of(shared, |w| {
         let mut free = w.free_gs.borrow_mut();
         if free.is_empty() {
             shared.take_free_gs(FREE_GS_BATCH, &mut free);
         }
-        free.pop()
+        (Some(w.index), free.pop().unwrap_or_else(|| G::blank(shared.clone())))
     })
-    .flatten()
-    .unwrap_or_else(|| G::blank(shared.clone()))
-}
-
-/// A stack for a new goroutine: from this worker's pool when on a worker of
-/// `shared`, else from the global allocator.
-pub(super) fn take_stack(shared: &Shared, size: usize) -> io::Result<RawStack> {
-    with_worker_of(shared, |w| w.stacks.borrow_mut().take(size)).unwrap_or_else(|| stack::take(size))
+    .unwrap_or_else(|| (None, G::blank(shared.clone())))
 }
 
 impl Worker {
@@ -145,12 +143,14 @@ impl Worker {
             inherited: Cell::new(0),
             inherit_start: Cell::new(None),
             spinning: Cell::new(false),
-            free_gs: RefCell::new(Vec::with_capacity(2 * FREE_GS_BATCH + 1)),
+            free_gs: RefCell::new(Vec::with_capacity(3 * FREE_GS_BATCH)),
+            ended: RefCell::new(Vec::with_capacity(RETIRE_BATCH)),
         };
         WORKER.set(&w);
         while let Some(g) = w.find() {
             w.run(g);
         }
+        w.flush_ended();
         WORKER.set(std::ptr::null());
         if w.spinning.get() {
             w.shared.idle.stop_spinning();
@@ -171,12 +171,31 @@ impl Worker {
         }
     }
 
-    /// Caches a blank header, passing a batch to the global list when full.
-    fn give_blank(&self, g: Arc<G>) {
+    /// Queues a finished goroutine for removal from the registry; removes
+    /// a whole batch once [`RETIRE_BATCH`] have ended.
+    fn retire(&self, g: Arc<G>) {
+        let mut ended = self.ended.borrow_mut();
+        ended.push(g);
+        if ended.len() >= RETIRE_BATCH {
+            drop(ended);
+            self.flush_ended();
+        }
+    }
+
+    /// Removes the ended goroutines from the registry, then recycles each
+    /// header nothing else refers to (a blank cache overflows into the
+    /// global list in batches).
+    fn flush_ended(&self) {
+        let ended = std::mem::take(&mut *self.ended.borrow_mut());
+        if ended.is_empty() {
+            return;
+        }
+        let mut places: Vec<_> = ended.iter().map(|g| g.registry_place.get()).collect();
+        self.shared.registry.remove_batch(&mut places);
         let mut free = self.free_gs.borrow_mut();
-        free.push(g);
+        free.extend(ended.into_iter().filter_map(G::recycle));
         if free.len() > 2 * FREE_GS_BATCH {
-            let at = free.len() - FREE_GS_BATCH;
+            let at = free.len().min(FREE_GS_BATCH);
             self.shared.give_free_gs(free.drain(at..));
         }
     }
@@ -187,14 +206,19 @@ impl Worker {
             // SAFETY: we own `g`: it came out of a queue or runnext (each
             // holds a goroutine at most once), or it is ours from the
             // previous turn of this loop.
-            let switch = unsafe { g.resume(|stack| self.stacks.borrow_mut().give(stack)) };
+            let switch = unsafe {
+                g.resume(|size| self.stacks.borrow_mut().take(size), |stack| self.stacks.borrow_mut().give(stack))
+            };
+            let switch = switch.unwrap_or_else(|err| {
+                // SAFETY: we own `g` (as above) and it never ran.
+                unsafe { g.fail_start(err) };
+                None
+            });
             match switch {
                 None => {
-                    self.shared.registry.remove(g.id, g.registry_slot.load(Ordering::Relaxed));
+                    self.shared.registry.ended(self.index);
                     g.finish();
-                    if let Some(blank) = G::recycle(g) {
-                        self.give_blank(blank);
-                    }
+                    self.retire(g);
                     return;
                 }
                 Some(Switch::Yield) => {
@@ -345,6 +369,7 @@ impl Worker {
 
     /// Step 6: sleep until signalled or the earliest timer is due.
     fn sleep(&self) {
+        self.flush_ended();
         let shared = &self.shared;
         let wake_at = shared.earliest_timer();
         // Idle time is when we give unused stack memory back, unless a timer
