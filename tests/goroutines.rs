@@ -341,6 +341,24 @@ fn num_goroutine_counts_live_goroutines() {
 }
 
 #[test]
+fn recycled_goroutines_start_afresh_and_ended_ones_leave_dumps() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    for _ in 0..200 {
+        drop(Builder::new().name("old").spawn_on(&rt, || ()).unwrap());
+    }
+    while rt.num_goroutine() > 0 {
+        thread::yield_now();
+    }
+    let fresh = rt.spawn(gort::current_id);
+    assert_eq!(fresh.name(), None, "a recycled header must not keep the old name");
+    let id = fresh.id();
+    assert_eq!(fresh.join().unwrap(), Some(id));
+    let seen = rt.block_on(gort::debug::goroutines);
+    assert_eq!(seen.len(), 1, "only the caller is alive: {seen:?}");
+    assert_eq!(seen[0].name, None);
+}
+
+#[test]
 fn handles_and_runtimes_are_send_and_sync() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<gort::JoinHandle<u32>>();
