@@ -1,6 +1,8 @@
-//! A goroutine that overflows its stack is reported by id and name, and the
-//! process aborts. Runs the overflow in a child process (this same test
-//! binary, re-executed with an environment variable).
+//! Faults that end the process: a goroutine that overflows its stack is
+//! reported by id and name, a goroutine that would park while unwinding a
+//! panic aborts with a clear message, and other faults go to the default
+//! action. Each runs in a child process (this same test binary,
+//! re-executed with an environment variable).
 
 use std::process::Command;
 
@@ -53,4 +55,33 @@ fn faults_outside_guard_pages_are_passed_on() {
     assert!(!stderr.contains("overflowed"), "not an overflow:\n{stderr}");
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "default SIGSEGV action: {:?}", out.status);
+}
+
+/// Parks in its destructor, which runs while the goroutine unwinds.
+struct ParksOnDrop;
+impl Drop for ParksOnDrop {
+    fn drop(&mut self) {
+        gort::time::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn parking_while_unwinding_a_panic_aborts_with_a_message() {
+    if std::env::var_os(CHILD).is_some() {
+        let h = gort::spawn(|| {
+            let _guard = ParksOnDrop;
+            panic!("first failure");
+        });
+        let _ = h.join();
+        unreachable!("parking during the unwind must abort the process");
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "parking_while_unwinding_a_panic_aborts_with_a_message", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tried to park (sleep) while unwinding a panic"), "stderr:\n{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "the process aborts: {:?}", out.status);
 }
