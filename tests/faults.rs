@@ -4,9 +4,21 @@
 //! action. Each runs in a child process (this same test binary,
 //! re-executed with an environment variable).
 
-use std::process::Command;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus};
 
-const CHILD: &str = "GORT_TEST_OVERFLOW_CHILD";
+const CHILD: &str = "GORT_TEST_FAULT_CHILD";
+
+/// Runs the test `name` alone in a child process that takes the faulting
+/// branch; returns its stderr and exit status.
+fn run_child(name: &str) -> (String, ExitStatus) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    (String::from_utf8_lossy(&out.stderr).into_owned(), out.status)
+}
 
 /// Recurses until `limit`, far beyond any goroutine stack.
 #[inline(never)]
@@ -22,19 +34,13 @@ fn stack_overflow_names_the_goroutine_and_aborts() {
         let _ = h.join();
         unreachable!("the overflow must abort the process");
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "stack_overflow_names_the_goroutine_and_aborts", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (stderr, status) = run_child("stack_overflow_names_the_goroutine_and_aborts");
     assert!(
         stderr.contains("(\"deep-thought\") has overflowed its stack"),
         "stderr should name the goroutine:\n{stderr}"
     );
     assert!(stderr.lines().any(|l| l.starts_with("goroutine ") && l.contains("has overflowed its stack")));
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "the process aborts: {:?}", out.status);
+    assert_eq!(status.signal(), Some(libc::SIGABRT), "the process aborts: {status:?}");
 }
 
 #[test]
@@ -46,15 +52,9 @@ fn faults_outside_guard_pages_are_passed_on() {
         unsafe { std::ptr::read_volatile(16 as *const u8) };
         unreachable!();
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "faults_outside_guard_pages_are_passed_on", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (stderr, status) = run_child("faults_outside_guard_pages_are_passed_on");
     assert!(!stderr.contains("overflowed"), "not an overflow:\n{stderr}");
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "default SIGSEGV action: {:?}", out.status);
+    assert_eq!(status.signal(), Some(libc::SIGSEGV), "default SIGSEGV action: {status:?}");
 }
 
 /// Parks in its destructor, which runs while the goroutine unwinds.
@@ -75,13 +75,7 @@ fn parking_while_unwinding_a_panic_aborts_with_a_message() {
         let _ = h.join();
         unreachable!("parking during the unwind must abort the process");
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "parking_while_unwinding_a_panic_aborts_with_a_message", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (stderr, status) = run_child("parking_while_unwinding_a_panic_aborts_with_a_message");
     assert!(stderr.contains("tried to park (sleep) while unwinding a panic"), "stderr:\n{stderr}");
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "the process aborts: {:?}", out.status);
+    assert_eq!(status.signal(), Some(libc::SIGABRT), "the process aborts: {status:?}");
 }
