@@ -18,11 +18,30 @@
 //! assert_eq!(b.join().unwrap(), 22);
 //! ```
 //!
+//! Channels and `select!` are Go's:
+//!
+//! ```
+//! use gort::prelude::*;
+//!
+//! let ch = chan::<u64>(0);                    // make(chan uint64)
+//! let tx = ch.sender();                       // chan<- uint64
+//! go!(move || {
+//!     for i in 1..=10 { tx.send(i); }         // ch <- i
+//!     tx.close();                             // close(ch)
+//! });
+//! let sum: u64 = ch.iter().sum();             // for v := range ch
+//! assert_eq!(sum, 55);
+//! ```
+//!
 //! The crate is a facade over `gort-runtime` (goroutines, scheduler,
-//! parking, timers) and `gort-channels` (channels and select).
+//! parking, timers) and `gort-channels` (channels, select, time channels).
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+pub use gort_channels::{
+    Chan, IntoIter, Iter, Receiver, RecvTimeoutError, Select, SelectedOp, SendTimeoutError, Sender, TryIter,
+    TryRecvError, TrySendError, chan, select,
+};
 pub use gort_runtime::{
     Builder, DEFAULT_STACK_SIZE, JoinHandle, LocalKey, MAIN_STACK_SIZE, Panic, Runtime, RuntimeBuilder, current_id,
     goroutine_local, num_goroutine, run, spawn, yield_now,
@@ -33,8 +52,9 @@ pub mod debug {
     pub use gort_runtime::debug::{GoroutineInfo, goroutines};
 }
 
-/// Time: sleeping goroutines.
+/// Time: sleeping goroutines and time channels (Go's `time` package).
 pub mod time {
+    pub use gort_channels::time::{Ticker, Timer, after, tick};
     pub use gort_runtime::time::sleep;
 }
 
@@ -46,12 +66,14 @@ pub mod sync {
 /// The parking seam that channels, sync and net are built on; for
 /// libraries that add their own blocking primitives.
 pub mod park {
-    pub use gort_runtime::park::{WaitReason, Waiter, Wake, park};
+    pub use gort_runtime::park::{WaitReason, Waiter, Wake, Wakeup, park};
 }
 
-/// `use gort::prelude::*;` brings `go!` into scope.
+/// `use gort::prelude::*;` brings `go!`, `select!` and the channel types
+/// into scope.
 pub mod prelude {
     pub use crate::go;
+    pub use gort_channels::{Chan, Receiver, Sender, chan, select};
 }
 
 /// Starts a goroutine, like Go's `go` statement, and returns its

@@ -60,8 +60,12 @@ pub enum WaitReason {
     ChanSend,
     /// Blocked in `select!`.
     Select,
-    /// Blocked in `select! {}` with no cases, or on a nil channel.
+    /// Blocked in `select! {}` with no cases, or a select whose channels are all nil.
     Forever,
+    /// Receiving from a nil channel.
+    ChanReceiveNil,
+    /// Sending on a nil channel.
+    ChanSendNil,
     /// In `gort::time::sleep`.
     Sleep,
     /// Waiting for another goroutine to finish (`JoinHandle::join`).
@@ -94,15 +98,20 @@ impl WaitReason {
             WaitReason::WaitGroup => "sync.WaitGroup.Wait",
             WaitReason::Sync => "sync.Mutex.Lock",
             WaitReason::IoWait => "IO wait",
+            WaitReason::ChanReceiveNil => "chan receive (nil chan)",
+            WaitReason::ChanSendNil => "chan send (nil chan)",
         }
     }
 
     pub(crate) fn from_index(i: u8) -> Option<WaitReason> {
-        const ALL: [WaitReason; 9] = [
+        // In declaration order: `reason as u8` indexes it.
+        const ALL: [WaitReason; 11] = [
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
             WaitReason::Select,
             WaitReason::Forever,
+            WaitReason::ChanReceiveNil,
+            WaitReason::ChanSendNil,
             WaitReason::Sleep,
             WaitReason::Join,
             WaitReason::WaitGroup,
@@ -365,28 +374,102 @@ impl Waiter {
         }
     }
 
+    /// Wins the wake of this park period but delivers it later: returns
+    /// `None` if somebody else won it, else a [`Wakeup`] that makes the
+    /// waiter runnable when [`Wakeup::deliver`]ed.
+    ///
+    /// This splits [`unpark`](Self::unpark) for callers that keep the
+    /// `Waiter` inside memory the waiter owns (a record on its stack, in a
+    /// wait queue): they decide the wake under their lock, where the record
+    /// is surely alive, and deliver it after unlocking, touching only the
+    /// `Wakeup`. Scheduling the goroutine (or signalling the thread) then
+    /// happens outside the lock, as Go's `goready` after `unlock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gort_runtime::park::{park, Waiter, WaitReason};
+    /// let w = Waiter::current();
+    /// let wakeup = w.unpark_deferred().expect("nobody else woke it");
+    /// assert!(w.unpark_deferred().is_none(), "the wake is won once");
+    /// wakeup.deliver();
+    /// park(WaitReason::ChanReceive, None, ()); // returns at once
+    /// ```
+    pub fn unpark_deferred(&self) -> Option<Wakeup> {
+        self.decide(Wake::Unparked)
+    }
+
     /// Wakes with the given kind; the timer uses `Wake::TimedOut`.
     pub(crate) fn wake(&self, wake: Wake) -> bool {
+        self.decide(wake).map(Wakeup::deliver).is_some()
+    }
+
+    fn decide(&self, wake: Wake) -> Option<Wakeup> {
         match &self.target {
-            Target::Goroutine(g) => match g.park.notify(self.generation, wake) {
-                None => false,
-                Some(Notified::Early) => true,
-                Some(Notified::Parked) => {
-                    g.runtime().schedule(g.clone());
-                    true
-                }
+            Target::Goroutine(g) => match g.park.notify(self.generation, wake)? {
+                // Not switched out yet: it will see the wake by itself.
+                Notified::Early => Some(Wakeup(None)),
+                // Parked: nobody but us can make it runnable, so `g` is
+                // still ours to clone.
+                Notified::Parked => Some(Wakeup(Some(Target::Goroutine(g.clone())))),
             },
             Target::Thread(p) => {
-                if p.state.notify(self.generation, wake).is_none() {
-                    return false;
-                }
-                // Taking the lock orders this notify after the parked thread's
-                // check of the state, so the signal cannot fall in between.
-                let _guard = p.lock.lock();
-                p.cond.notify_one();
-                true
+                // Clone first: once notified, the thread may return and drop
+                // the record this `Waiter` lives in.
+                let p = p.clone();
+                p.state.notify(self.generation, wake)?;
+                Some(Wakeup(Some(Target::Thread(p))))
             }
         }
+    }
+}
+
+/// A wake that was won by [`Waiter::unpark_deferred`] and is not delivered
+/// yet. Deliver it with [`deliver`](Self::deliver); dropping it delivers
+/// it too, so a wake cannot get lost.
+///
+/// # Examples
+///
+/// ```
+/// let w = gort_runtime::park::Waiter::current();
+/// let wakeup = w.unpark_deferred().unwrap();
+/// wakeup.deliver();
+/// ```
+#[derive(Debug)]
+#[must_use = "a wake-up does nothing until delivered"]
+pub struct Wakeup(Option<Target>);
+
+impl Wakeup {
+    /// Makes the waiter runnable: schedules the goroutine or signals the
+    /// thread. Call it after releasing the locks that guarded the waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let w = gort_runtime::park::Waiter::current();
+    /// w.unpark_deferred().unwrap().deliver();
+    /// ```
+    pub fn deliver(mut self) {
+        self.send();
+    }
+
+    fn send(&mut self) {
+        match self.0.take() {
+            None => {}
+            Some(Target::Goroutine(g)) => g.runtime().schedule(g.clone()),
+            Some(Target::Thread(p)) => {
+                // Taking the lock orders this signal after the parked
+                // thread's check of the state, so it cannot fall in between.
+                let _guard = p.lock.lock();
+                p.cond.notify_one();
+            }
+        }
+    }
+}
+
+impl Drop for Wakeup {
+    fn drop(&mut self) {
+        self.send();
     }
 }
 

@@ -4,23 +4,49 @@
 //! touches no shared lock. Workers look at their own heap on every trip
 //! through the scheduler, at every other heap whose earliest deadline has
 //! passed, and sleep no longer than the earliest deadline of all heaps. A
-//! timer only ever *unparks*: user code never runs on a timer.
+//! timer either *unparks* a waiter or calls a [`TimerTask`]
+//! (`crate::time::call_at`): time channels use tasks to send their value.
+//! Tasks run on the worker thread, outside any goroutine, so they must not
+//! block; user code never runs on a timer.
 //!
 //! A timer whose waiter was woken another way is not removed; it fires
 //! later into a stale park generation and does nothing (the park state
 //! machine ignores it). That keeps cancellation free on the hot path.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
 use crate::park::{Waiter, Wake};
+use crate::time::TimerTask;
 
-/// A deadline (nanoseconds since the runtime's epoch) and whom it wakes.
+/// A deadline (nanoseconds since the runtime's epoch) and what it does.
 struct Timer {
     when: u64,
-    waiter: Waiter,
+    fire: Fire,
+}
+
+/// What a timer does when it fires.
+pub(crate) enum Fire {
+    /// Wakes a parked waiter as timed out.
+    Wake(Waiter),
+    /// Calls a task (a time channel's send).
+    Task(Arc<dyn TimerTask>),
+}
+
+impl Fire {
+    /// Runs the timer; returns whether it did anything.
+    fn run(self, now: Instant) -> bool {
+        match self {
+            Fire::Wake(waiter) => waiter.wake(Wake::TimedOut),
+            Fire::Task(task) => {
+                task.fire(now);
+                true
+            }
+        }
+    }
 }
 
 /// A 4-ary min-heap on `when`, as Go's timer heap: half the depth of a
@@ -82,10 +108,10 @@ impl TimerHeap {
         TimerHeap { heap: Mutex::new(QuadHeap::default()), next: AtomicU64::new(u64::MAX) }
     }
 
-    /// Adds a timer that wakes `waiter` (as timed out) at `when`.
-    pub(crate) fn add(&self, epoch: Instant, when: Instant, waiter: Waiter) {
+    /// Adds a timer that does `fire` at `when`.
+    pub(crate) fn add(&self, epoch: Instant, when: Instant, fire: Fire) {
         let mut heap = self.heap.lock();
-        heap.push(Timer { when: nanos_since(epoch, when), waiter });
+        heap.push(Timer { when: nanos_since(epoch, when), fire });
         self.next.store(heap.peek_when().expect("just pushed"), Ordering::Release);
     }
 
@@ -97,11 +123,11 @@ impl TimerHeap {
         }
     }
 
-    /// Fires every timer due by `now`; returns how many woke somebody.
+    /// Fires every timer due by `now`; returns how many did something.
     /// With `try_only`, gives up at once if another worker holds the heap.
     pub(crate) fn run_due(&self, epoch: Instant, now: Instant, try_only: bool) -> usize {
-        let now = nanos_since(epoch, now);
-        if self.next.load(Ordering::Acquire) > now {
+        let now_nanos = nanos_since(epoch, now);
+        if self.next.load(Ordering::Acquire) > now_nanos {
             return 0;
         }
         let mut due = Vec::new();
@@ -114,13 +140,14 @@ impl TimerHeap {
             } else {
                 self.heap.lock()
             };
-            while heap.peek_when().is_some_and(|when| when <= now) {
-                due.push(heap.pop().expect("peeked").waiter);
+            while heap.peek_when().is_some_and(|when| when <= now_nanos) {
+                due.push(heap.pop().expect("peeked").fire);
             }
             self.next.store(heap.peek_when().unwrap_or(u64::MAX), Ordering::Release);
         }
-        // Wake outside the lock: waking schedules goroutines.
-        due.iter().filter(|w| w.wake(Wake::TimedOut)).count()
+        // Fire outside the lock: waking schedules goroutines, and a task
+        // may add its next timer.
+        due.into_iter().map(|fire| fire.run(now)).filter(|&did| did).count()
     }
 
     /// Drops every timer (shutdown).
@@ -144,7 +171,7 @@ mod tests {
         let mut x: u64 = 12345;
         for _ in 0..1000 {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            heap.push(Timer { when: x >> 40, waiter: Waiter::current() });
+            heap.push(Timer { when: x >> 40, fire: Fire::Wake(Waiter::current()) });
         }
         let mut last = 0;
         let mut n = 0;

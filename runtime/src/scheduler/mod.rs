@@ -44,7 +44,8 @@ use parking_lot::Mutex;
 use crate::goroutine::{G, Output};
 use crate::park::Waiter;
 use crate::stack;
-use crate::timer::TimerHeap;
+use crate::time::TimerTask;
+use crate::timer::{Fire, TimerHeap};
 
 use idle::{Idle, Sleeper};
 use registry::Registry;
@@ -237,5 +238,23 @@ impl Shared {
 pub(crate) fn add_timer(deadline: Instant, g: &G, generation: u64) {
     let shared = g.runtime();
     let index = worker::current_index(shared).expect("a goroutine parks only on a worker of its own runtime");
-    shared.slots[index].timers.add(shared.epoch, deadline, Waiter::goroutine(g.arc(), generation));
+    shared.slots[index].timers.add(shared.epoch, deadline, Fire::Wake(Waiter::goroutine(g.arc(), generation)));
+}
+
+impl Shared {
+    /// Arms a timer that calls `task` at `when`: on this worker's heap when
+    /// called on one of ours, else on worker 0's, waking a sleeping worker
+    /// so that it sleeps no longer than the new deadline.
+    pub(crate) fn add_task(&self, when: Instant, task: Arc<dyn TimerTask>) {
+        match worker::current_index(self) {
+            Some(index) => self.slots[index].timers.add(self.epoch, when, Fire::Task(task)),
+            None => {
+                self.slots[0].timers.add(self.epoch, when, Fire::Task(task));
+                // Pairs with the fence in `Worker::sleep`: either that worker
+                // sees the new deadline, or we see it registered as asleep.
+                std::sync::atomic::fence(Ordering::SeqCst);
+                self.wake_worker();
+            }
+        }
+    }
 }

@@ -385,6 +385,11 @@ impl Worker {
             }
             // A waker picked us already; take its signal below.
         }
+        // Look at the timers again now that we are registered as asleep: a
+        // plain thread that armed one meanwhile either sees us asleep and
+        // wakes us, or its deadline is seen here (`Shared::add_task`).
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let wake_at = shared.earliest_timer();
         let sleeper = &self.slot().sleeper;
         if !sleeper.sleep(wake_at) {
             if shared.idle.remove_sleeper(self.index) {

@@ -1,0 +1,423 @@
+//! The select engine behind `select!` and `Select`: Go's `selectgo`.
+//!
+//! 1. Visit the arms in a uniformly random order (Go's `pollorder`) with
+//!    every channel locked, in address order (`lockorder`, so two selects
+//!    can never deadlock on each other's locks); the first arm that can
+//!    complete now wins.
+//! 2. If none can and there is a `default`, take it.
+//! 3. Else queue one record per arm, all sharing one `Selection`, and park
+//!    with every lock handed to the park. The first waker to claim the
+//!    selection completes its arm; the others skip the records.
+//! 4. Once woken, lock every channel again and take the records out of the
+//!    queues that still hold them.
+//!
+//! Nil channels are never ready and never locked. Arms are trait objects so
+//! that one engine serves any mix of channel types.
+
+use std::cell::Cell;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use gort_runtime::park::{WaitReason, Wake, Wakeup, park};
+use parking_lot::RawMutex;
+use parking_lot::lock_api::{GuardNoSend, RawMutex as _};
+
+use crate::core::{Core, RecvNow, SendNow};
+use crate::queue::{Selection, Sudog};
+
+/// What an arm can do right now, asked under its channel's lock.
+#[doc(hidden)]
+pub enum Poll {
+    /// Completed; deliver the wake-up (if any) after unlocking.
+    Done(Option<Wakeup>),
+    NotReady,
+    /// A send arm on a closed channel: the select panics.
+    SendOnClosed,
+}
+
+/// One arm of a select, type-erased. Implemented by [`RecvArm`] and
+/// [`SendArm`]; public only for the `select!` macro.
+#[doc(hidden)]
+pub trait Arm {
+    /// The channel's lock; `None` for a nil channel (never ready).
+    fn lock(&self) -> Option<&RawMutex>;
+    /// Completes the arm now if it can. Called with the lock held.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds [`lock`](Self::lock).
+    unsafe fn poll(&mut self) -> Poll;
+    /// Queues a record for this arm (arm `case` of `selection`).
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock, keeps `selection` and `self` in place
+    /// until [`dequeue`](Self::dequeue) ran under the lock, and calls it
+    /// for every queued arm before either goes.
+    unsafe fn enqueue(&mut self, selection: &Selection, case: usize);
+    /// Takes this arm's record out of its queue if it is still there, and
+    /// keeps what it holds.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock.
+    unsafe fn dequeue(&mut self);
+    /// The arm won through its queued record (a waker completed it); returns
+    /// `false` for a send arm that was woken by `close`.
+    fn won_queued(&mut self) -> bool;
+    /// The value of a recv arm that won, as a type-erased `Option<Option<T>>`
+    /// pointer, if this is a recv arm on the channel at `addr`.
+    fn recv_slot(&mut self, addr: usize) -> Option<*mut ()>;
+}
+
+/// A `recv(ch) -> v` arm.
+#[doc(hidden)]
+pub struct RecvArm<'a, T> {
+    core: &'a Core<T>,
+    record: Option<Sudog<T>>,
+    /// `Some(v)` once the arm won: `v` is `None` for a closed channel.
+    result: Option<Option<T>>,
+}
+
+impl<'a, T> RecvArm<'a, T> {
+    pub(crate) fn new(core: &'a Core<T>) -> Self {
+        RecvArm { core, record: None, result: None }
+    }
+
+    /// The channel's address (0 for nil), which identifies it.
+    pub(crate) fn addr(&self) -> usize {
+        self.core.addr()
+    }
+
+    /// The received value (`None`: closed) of the winning arm.
+    pub fn take(&mut self) -> Option<T> {
+        self.result.take().expect("select took an arm that did not complete")
+    }
+}
+
+impl<T> Arm for RecvArm<'_, T> {
+    fn lock(&self) -> Option<&RawMutex> {
+        self.core.0.as_deref().map(|inner| inner.raw())
+    }
+
+    unsafe fn poll(&mut self) -> Poll {
+        let inner = self.core.0.as_deref().expect("nil arms are not polled");
+        // SAFETY: the caller holds the lock.
+        match unsafe { inner.state_mut() }.recv_now() {
+            RecvNow::Got(v, wakeup) => {
+                self.result = Some(Some(v));
+                Poll::Done(wakeup)
+            }
+            RecvNow::Closed => {
+                self.result = Some(None);
+                Poll::Done(None)
+            }
+            RecvNow::Empty => Poll::NotReady,
+        }
+    }
+
+    unsafe fn enqueue(&mut self, selection: &Selection, case: usize) {
+        let inner = self.core.0.as_deref().expect("nil arms are not queued");
+        let record = self.record.insert(Sudog::new(selection, case, None));
+        // SAFETY: the caller holds the lock and keeps the record in place
+        // until `dequeue` (the trait's contract).
+        unsafe { inner.state_mut().recvq.push(record) };
+    }
+
+    unsafe fn dequeue(&mut self) {
+        if let (Some(inner), Some(record)) = (self.core.0.as_deref(), &self.record) {
+            // SAFETY: the caller holds the lock; the record was pushed here.
+            unsafe { inner.state_mut().recvq.remove(record) };
+        }
+    }
+
+    fn won_queued(&mut self) -> bool {
+        let record = self.record.take().expect("a queued arm has a record");
+        self.result = Some(record.into_slot());
+        true
+    }
+
+    fn recv_slot(&mut self, addr: usize) -> Option<*mut ()> {
+        (self.core.addr() == addr).then_some(&mut self.result as *mut Option<Option<T>> as *mut ())
+    }
+}
+
+/// A `send(ch, v)` arm.
+#[doc(hidden)]
+pub struct SendArm<'a, T> {
+    core: &'a Core<T>,
+    value: Option<T>,
+    record: Option<Sudog<T>>,
+}
+
+impl<'a, T> SendArm<'a, T> {
+    pub(crate) fn new(core: &'a Core<T>, value: T) -> Self {
+        SendArm { core, value: Some(value), record: None }
+    }
+}
+
+impl<T> Arm for SendArm<'_, T> {
+    fn lock(&self) -> Option<&RawMutex> {
+        self.core.0.as_deref().map(|inner| inner.raw())
+    }
+
+    unsafe fn poll(&mut self) -> Poll {
+        let inner = self.core.0.as_deref().expect("nil arms are not polled");
+        let v = self.value.take().expect("a send arm holds its value until it is sent");
+        // SAFETY: the caller holds the lock.
+        match unsafe { inner.state_mut() }.send_now(inner.cap(), v) {
+            SendNow::Sent(wakeup) => Poll::Done(wakeup),
+            SendNow::Full(v) => {
+                self.value = Some(v);
+                Poll::NotReady
+            }
+            SendNow::Closed(v) => {
+                self.value = Some(v);
+                Poll::SendOnClosed
+            }
+        }
+    }
+
+    unsafe fn enqueue(&mut self, selection: &Selection, case: usize) {
+        let inner = self.core.0.as_deref().expect("nil arms are not queued");
+        let record = self.record.insert(Sudog::new(selection, case, self.value.take()));
+        // SAFETY: as for `RecvArm::enqueue`.
+        unsafe { inner.state_mut().sendq.push(record) };
+    }
+
+    unsafe fn dequeue(&mut self) {
+        if let (Some(inner), Some(record)) = (self.core.0.as_deref(), self.record.take()) {
+            // SAFETY: the caller holds the lock; the record was pushed here.
+            unsafe { inner.state_mut().sendq.remove(&record) };
+            self.value = record.into_slot();
+        }
+    }
+
+    fn won_queued(&mut self) -> bool {
+        let record = self.record.take().expect("a queued arm has a record");
+        // A receiver takes the value; close leaves it.
+        record.into_slot().is_none()
+    }
+
+    fn recv_slot(&mut self, _addr: usize) -> Option<*mut ()> {
+        None
+    }
+}
+
+/// How long a select may wait when no arm is ready.
+#[derive(Clone, Copy, Debug)]
+#[doc(hidden)]
+pub enum Block {
+    /// Not at all: a `default` arm.
+    No,
+    Forever,
+    Until(Instant),
+}
+
+/// Runs a select over `arms`: returns the index of the arm that completed,
+/// or `None` when `block` allowed no (more) waiting.
+///
+/// # Panics
+///
+/// "send on closed channel" when the chosen arm sends on a closed channel.
+#[doc(hidden)]
+#[track_caller]
+pub fn select(arms: &mut [&mut dyn Arm], block: Block) -> Option<usize> {
+    let n = arms.len();
+    let mut poll_order = Scratch::new(n);
+    shuffle(poll_order.as_mut());
+    // Lock order: the arms with a channel, by lock address.
+    let mut lock_order = Scratch::new(n);
+    let mut live = 0;
+    for (i, arm) in arms.iter().enumerate() {
+        if arm.lock().is_some() {
+            lock_order.as_mut()[live] = i as u32;
+            live += 1;
+        }
+    }
+    let lock_order = &mut lock_order.as_mut()[..live];
+    lock_order.sort_unstable_by_key(|&i| lock_addr(&*arms[i as usize]));
+    if live == 0 {
+        return wait_without_arms(block);
+    }
+
+    loop {
+        lock_all(arms, lock_order);
+        for &i in poll_order.as_mut().iter() {
+            let arm = &mut *arms[i as usize];
+            if arm.lock().is_none() {
+                continue;
+            }
+            // SAFETY: every channel is locked.
+            match unsafe { arm.poll() } {
+                Poll::NotReady => continue,
+                Poll::Done(wakeup) => {
+                    unlock_all(arms, lock_order);
+                    drop(wakeup);
+                    return Some(i as usize);
+                }
+                Poll::SendOnClosed => {
+                    unlock_all(arms, lock_order);
+                    panic!("send on closed channel");
+                }
+            }
+        }
+        let deadline = match block {
+            Block::No => {
+                unlock_all(arms, lock_order);
+                return None;
+            }
+            Block::Forever => None,
+            Block::Until(deadline) => Some(deadline),
+        };
+
+        let selection = Selection::new();
+        for &i in lock_order.iter() {
+            // SAFETY: every channel is locked; `selection` and the arms stay
+            // on this frame until every record is dequeued below.
+            unsafe { arms[i as usize].enqueue(&selection, i as usize) };
+        }
+        let wake = park(WaitReason::Select, deadline, Unlock { arms, order: lock_order });
+        lock_all(arms, lock_order);
+        let won = selection.completed();
+        for &i in lock_order.iter() {
+            if Some(i as usize) != won {
+                // SAFETY: every channel is locked.
+                unsafe { arms[i as usize].dequeue() };
+            }
+        }
+        unlock_all(arms, lock_order);
+        if let Some(case) = won {
+            if !arms[case].won_queued() {
+                panic!("send on closed channel");
+            }
+            return Some(case);
+        }
+        if wake == Wake::TimedOut || deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        // A spurious wake-up: poll again from the top.
+    }
+}
+
+/// A select whose every channel is nil: `select {}` waits forever.
+fn wait_without_arms(block: Block) -> Option<usize> {
+    loop {
+        match block {
+            Block::No => return None,
+            Block::Forever => {
+                park(WaitReason::Forever, None, ());
+            }
+            Block::Until(deadline) => {
+                park(WaitReason::Forever, Some(deadline), ());
+                if Instant::now() >= deadline {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Blocks forever: `select! {}`.
+#[doc(hidden)]
+pub fn block_forever() -> ! {
+    loop {
+        park(WaitReason::Forever, None, ());
+    }
+}
+
+fn lock_addr(arm: &dyn Arm) -> usize {
+    arm.lock().map_or(0, |l| l as *const RawMutex as usize)
+}
+
+/// Locks the channels in `order`, each once (arms may share a channel).
+fn lock_all(arms: &[&mut dyn Arm], order: &[u32]) {
+    let mut last = 0;
+    for &i in order {
+        let addr = lock_addr(&*arms[i as usize]);
+        if addr != last {
+            // The guard is a stateless marker: `unlock_all` makes a new one.
+            let _ = arms[i as usize].lock().expect("ordered arms have locks").lock();
+            last = addr;
+        }
+    }
+}
+
+/// Unlocks what [`lock_all`] locked, in reverse.
+fn unlock_all(arms: &[&mut dyn Arm], order: &[u32]) {
+    let mut last = 0;
+    for &i in order.iter().rev() {
+        let addr = lock_addr(&*arms[i as usize]);
+        if addr != last {
+            // SAFETY: `lock_all` locked this channel once, on this thread, and
+            // we unlock it once; parking_lot's guard state is a stateless marker.
+            unsafe { arms[i as usize].lock().expect("ordered arms have locks").unlock(GuardNoSend::new()) };
+            last = addr;
+        }
+    }
+}
+
+/// The park's unlock guard: unlocks every channel once the goroutine is
+/// switched out.
+struct Unlock<'a, 'b> {
+    arms: &'a [&'b mut dyn Arm],
+    order: &'a [u32],
+}
+
+impl Drop for Unlock<'_, '_> {
+    fn drop(&mut self) {
+        unlock_all(self.arms, self.order);
+    }
+}
+
+/// Arm indices without a heap allocation for the common small selects.
+enum Scratch {
+    Inline([u32; 8], usize),
+    Heap(Vec<u32>),
+}
+
+impl Scratch {
+    /// `0..n`.
+    fn new(n: usize) -> Scratch {
+        if n <= 8 {
+            let mut a = [0; 8];
+            for (i, x) in a.iter_mut().enumerate() {
+                *x = i as u32;
+            }
+            Scratch::Inline(a, n)
+        } else {
+            Scratch::Heap((0..n as u32).collect())
+        }
+    }
+
+    fn as_mut(&mut self) -> &mut [u32] {
+        match self {
+            Scratch::Inline(a, n) => &mut a[..*n],
+            Scratch::Heap(v) => v,
+        }
+    }
+}
+
+/// Fisher–Yates with a per-thread xorshift: every order equally likely.
+fn shuffle(xs: &mut [u32]) {
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(seed());
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        for i in (1..xs.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let j = (((x >> 32) * (i as u64 + 1)) >> 32) as usize;
+            xs.swap(i, j);
+        }
+        s.set(x);
+    });
+}
+
+/// A seed that differs between threads and runs.
+fn seed() -> u64 {
+    let local = 0u8;
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    (&local as *const u8 as u64 ^ t.rotate_left(32) ^ 0x9E37_79B9_7F4A_7C15) | 1
+}
