@@ -79,9 +79,13 @@ impl Arming {
     /// whether an arm was pending. With `restart`, arms anew at `when`.
     fn rearm(&self, restart: Option<Instant>) -> bool {
         let mut st = self.state.lock();
-        let was = st.pending;
+        // A value sent but not received counts as pending: Go 1.23's timer
+        // channels are unbuffered, so such a timer has not fired yet there.
+        let mut was = st.pending;
         st.seq += 1;
-        while self.rx.try_recv().is_ok() {}
+        while self.rx.try_recv().is_ok() {
+            was = true;
+        }
         st.pending = restart.is_some();
         if let Some(when) = restart {
             let fire = Fire { state: self.state.clone(), ch: self.rx.core().downgrade(), seq: st.seq, when };
@@ -137,7 +141,7 @@ fn deadline(d: Duration) -> Instant {
 /// use std::time::Duration;
 /// let t = Timer::new(Duration::from_millis(1));
 /// assert!(t.channel().recv().is_some());
-/// assert!(!t.stop(), "it has fired already");
+/// assert!(!t.stop(), "its value was received already");
 /// ```
 pub struct Timer {
     arming: Arming,
@@ -158,9 +162,10 @@ impl Timer {
         Timer { arming }
     }
 
-    /// Stops the timer. Returns `true` if this stopped it before it fired,
-    /// `false` if it had fired or was stopped already. Once `stop` returns,
-    /// the channel holds no value from before (Go 1.23).
+    /// Stops the timer. Returns `true` if this stopped it before its value
+    /// was received (an undelivered value is dropped), `false` if the value
+    /// was received or the timer was stopped already. Once `stop` returns,
+    /// no value from before is received (Go 1.23).
     ///
     /// # Examples
     ///
