@@ -112,8 +112,9 @@ impl TimerTask for Fire {
         if st.seq != self.seq {
             return;
         }
+        // The value is the time the tick was due, as Go's `sendTime` does.
         // Full: the receiver has not taken the last value; drop this one.
-        drop(ch.try_send(now));
+        drop(ch.try_send(self.when));
         match st.period {
             None => st.pending = false,
             Some(period) => {
