@@ -44,6 +44,34 @@ fn stack_overflow_names_the_goroutine_and_aborts() {
 }
 
 #[test]
+fn stacks_carved_late_in_a_slab_are_guarded_too() {
+    if std::env::var_os(CHILD).is_some() {
+        // Hold 300 stacks (guards are installed in batches of 128), then
+        // overflow the next one.
+        let (hold, ready) = (gort::chan::<()>(0), gort::chan::<()>(300));
+        let holders: Vec<_> = (0..300)
+            .map(|_| {
+                let (h, r) = (hold.clone(), ready.clone());
+                gort::spawn(move || {
+                    r.send(());
+                    h.recv()
+                })
+            })
+            .collect();
+        for _ in 0..300 {
+            ready.recv();
+        }
+        let h = gort::Builder::new().name("late").spawn(|| recurse(0, u64::MAX)).unwrap();
+        let _ = h.join();
+        drop(holders);
+        unreachable!("the overflow must abort the process");
+    }
+    let (stderr, status) = run_child("stacks_carved_late_in_a_slab_are_guarded_too");
+    assert!(stderr.contains("(\"late\") has overflowed its stack"), "stderr should name the goroutine:\n{stderr}");
+    assert_eq!(status.signal(), Some(libc::SIGABRT), "the process aborts: {status:?}");
+}
+
+#[test]
 fn faults_outside_guard_pages_are_passed_on() {
     if std::env::var_os(CHILD).is_some() {
         gort::spawn(|| ()).join().unwrap(); // installs gort's handler

@@ -11,6 +11,13 @@
 //! `mprotect`, and running out of mappings is reported as an `io::Error`
 //! naming `vm.max_map_count`.
 //!
+//! Guards are installed [`GUARD_BATCH`] at a time, ahead of carving, with
+//! one vectored `process_madvise` call: one system call and one pass over
+//! the mm's locks per batch instead of per stack. One guard per call cost
+//! about 1 µs on our 2-core machine, and with two workers carving at once
+//! the lock contention made it 1.5–2.5 µs of a fresh goroutine's ~4 µs
+//! (the `chain` workload).
+//!
 //! Ownership: a [`RawStack`] is owned by exactly one place at a time: the
 //! global free list, a worker's [`StackPool`], or one goroutine's coroutine.
 //! Slabs are never unmapped: stacks are recycled, as Go recycles its stack
@@ -114,9 +121,14 @@ unsafe impl Stack for RawStack {
 /// How guard pages are installed on this kernel.
 static GUARDS_BY_MPROTECT: AtomicBool = AtomicBool::new(false);
 
+/// Guards installed ahead per `process_madvise` call.
+const GUARD_BATCH: usize = 128;
+
 /// A slab being carved: stacks of one size, handed out from the low end.
 struct Slab {
     next: usize,
+    /// Guards are installed for the stacks below this address.
+    guarded: usize,
     end: usize,
 }
 
@@ -234,7 +246,9 @@ fn carve(class: &mut SizeClass) -> io::Result<RawStack> {
         slot => slot.insert(map_slab(stride)?),
     };
     let guard = slab.next;
-    install_guard(guard)?;
+    if guard >= slab.guarded {
+        slab.guarded = guard + install_guards(guard, stride, (slab.end - guard) / stride)? * stride;
+    }
     slab.next += stride;
     Ok(RawStack { top: guard + stride, size: class.size })
 }
@@ -262,7 +276,52 @@ fn map_slab(stride: usize) -> io::Result<Slab> {
         ));
     }
     let start = addr as usize;
-    Ok(Slab { next: start, end: start + len })
+    Ok(Slab { next: start, guarded: start, end: start + len })
+}
+
+/// Installs the guard pages of up to [`GUARD_BATCH`] of the `left` stacks
+/// starting at `first` (one every `stride` bytes); returns how many (at
+/// least one).
+fn install_guards(first: usize, stride: usize, left: usize) -> io::Result<usize> {
+    let n = left.min(GUARD_BATCH);
+    if n > 1 && !GUARDS_BY_MPROTECT.load(Ordering::Relaxed) {
+        if let Some(done) = guards_vectored(first, stride, n) {
+            return Ok(done);
+        }
+    }
+    install_guard(first)?;
+    Ok(1)
+}
+
+/// `MADV_GUARD_INSTALL` on `n` pages, `stride` apart, in one
+/// `process_madvise` call on our own process (Linux 6.13+ accepts any
+/// advice for the calling process). `None` when unsupported or nothing was
+/// done; the caller falls back to one `madvise` per page.
+fn guards_vectored(first: usize, stride: usize, n: usize) -> Option<usize> {
+    static PIDFD: OnceLock<Option<libc::c_int>> = OnceLock::new();
+    static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+    if UNSUPPORTED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let pidfd = (*PIDFD.get_or_init(|| {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+        (fd >= 0).then_some(fd as libc::c_int)
+    }))?;
+    let page = page_size();
+    let iov: Vec<libc::iovec> =
+        (0..n).map(|i| libc::iovec { iov_base: (first + i * stride) as *mut libc::c_void, iov_len: page }).collect();
+    // SAFETY: every iovec names a page of a slab we mapped whose stack is not
+    // carved yet, so no stack uses it; a guard only changes how it faults.
+    let rc = unsafe {
+        libc::syscall(libc::SYS_process_madvise, pidfd, iov.as_ptr(), n, MADV_GUARD_INSTALL as libc::c_long, 0)
+    };
+    if rc <= 0 {
+        UNSUPPORTED.store(true, Ordering::Relaxed);
+        return None;
+    }
+    // The call stops at the first page it fails on: the ones before are done.
+    Some(rc as usize / page)
 }
 
 /// Makes the page at `addr` a guard page: any access raises SIGSEGV.
