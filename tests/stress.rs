@@ -321,7 +321,7 @@ fn close_racing_with_blocked_senders_and_receivers_loses_and_invents_nothing() {
                         total_panicked += 1;
                     }
                 }
-                let mut received = vec![0u8; VALUES];
+                let mut received = [0u8; VALUES];
                 for h in receivers {
                     for v in h.join().unwrap() {
                         received[v as usize] += 1;

@@ -225,17 +225,19 @@ pub fn select(arms: &mut [&mut dyn Arm], block: Block) -> Option<usize> {
     let n = arms.len();
     let mut poll_order = Scratch::new(n);
     shuffle(poll_order.as_mut());
-    // Lock order: the arms with a channel, by lock address.
+    // Lock order: the arms with a channel, by lock address. It is also the
+    // order records are queued in, so arms on one channel keep their random
+    // poll order (a stable sort), or the first of them would always win.
     let mut lock_order = Scratch::new(n);
     let mut live = 0;
-    for (i, arm) in arms.iter().enumerate() {
-        if arm.lock().is_some() {
-            lock_order.as_mut()[live] = i as u32;
+    for &i in poll_order.as_mut().iter() {
+        if arms[i as usize].lock().is_some() {
+            lock_order.as_mut()[live] = i;
             live += 1;
         }
     }
     let lock_order = &mut lock_order.as_mut()[..live];
-    lock_order.sort_unstable_by_key(|&i| lock_addr(&*arms[i as usize]));
+    lock_order.sort_by_key(|&i| lock_addr(&*arms[i as usize]));
     if live == 0 {
         return wait_without_arms(block);
     }
