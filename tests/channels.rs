@@ -1252,3 +1252,39 @@ fn time_channels_work_on_goroutines_and_across_to_threads() {
         assert!(rx.recv().expect("fires") >= start + D);
     });
 }
+
+#[test]
+fn a_runtime_shut_down_under_parked_goroutines_leaves_their_channels_usable() {
+    within(LIMIT, || {
+        let (a, b, c, d) = (chan::<u32>(0), chan::<u32>(1), chan::<u32>(0), chan::<u32>(0));
+        b.send(0); // full: a send on it parks
+        let rt = gort::Runtime::builder().workers(1).build().unwrap();
+        let (a2, b2, c2, d2) = (a.clone(), b.clone(), c.clone(), d.clone());
+        let hs = rt.block_on(move || {
+            let hs = vec![
+                go!(move || drop(a2.recv())),
+                go!(move || b2.send(1)),
+                go!(move || select! {
+                    recv(c2) -> _ => {},
+                    send(d2, 2) => {},
+                }),
+            ];
+            wait_parked(&hs);
+            hs
+        });
+        // Shutting down unwinds the three parked goroutines. Their wait
+        // records lived on their stacks: they must be out of the queues.
+        drop(rt);
+        for h in hs {
+            assert!(h.join().is_err(), "a torn-down goroutine does not finish normally");
+        }
+        assert_eq!(a.try_send(1), Err(TrySendError::Full(1)), "no receiver is left on a");
+        assert_eq!(b.try_recv(), Ok(0));
+        assert_eq!(b.try_recv(), Err(TryRecvError::Empty), "no sender is left on b");
+        assert_eq!(c.try_send(3), Err(TrySendError::Full(3)), "no select is left on c");
+        assert_eq!(d.try_recv(), Err(TryRecvError::Empty), "no select is left on d");
+        for ch in [a, b, c, d] {
+            ch.close();
+        }
+    });
+}

@@ -368,22 +368,40 @@ fn wait<'a, T>(
     deadline: Option<Instant>,
     dequeue: impl Fn(&mut State<T>),
 ) -> bool {
-    loop {
+    let on_unwind = DequeueOnUnwind { inner, dequeue: &dequeue };
+    let timed_out = loop {
         let wake = park(reason, deadline, st);
         if selection.completed().is_some() {
-            return false;
+            break false;
         }
         // Timed out or woken spuriously: the lock settles any waker in flight.
         st = inner.lock();
         if selection.completed().is_some() {
-            return false;
+            break false;
         }
         if wake == Wake::TimedOut || deadline.is_some_and(|d| Instant::now() >= d) {
             dequeue(&mut st);
-            return true;
+            break true;
         }
         // SAFETY: our one record is queued under the lock we hold.
         unsafe { selection.rearm() };
+    };
+    std::mem::forget(on_unwind);
+    timed_out
+}
+
+/// Takes a waiting record out of its queue if its waiter unwinds while
+/// parked: a runtime that shuts down unwinds the goroutines parked in it,
+/// and the channel (held by a plain thread, say) outlives the stack the
+/// record lives on. Normal returns `forget` it.
+struct DequeueOnUnwind<'a, T, F: Fn(&mut State<T>)> {
+    inner: &'a Inner<T>,
+    dequeue: &'a F,
+}
+
+impl<T, F: Fn(&mut State<T>)> Drop for DequeueOnUnwind<'_, T, F> {
+    fn drop(&mut self) {
+        (self.dequeue)(&mut self.inner.lock());
     }
 }
 

@@ -278,7 +278,11 @@ pub fn select(arms: &mut [&mut dyn Arm], block: Block) -> Option<usize> {
             // on this frame until every record is dequeued below.
             unsafe { arms[i as usize].enqueue(&selection, i as usize) };
         }
+        // Unwinding out of `park` (a runtime shutting down under us) would
+        // leave records queued that live on this stack: dequeue them then.
+        let on_unwind = DequeueOnUnwind { arms: &raw mut *arms, order: lock_order };
         let wake = park(WaitReason::Select, deadline, Unlock { arms, order: lock_order });
+        std::mem::forget(on_unwind);
         lock_all(arms, lock_order);
         let won = selection.completed();
         for &i in lock_order.iter() {
@@ -368,6 +372,26 @@ struct Unlock<'a, 'b> {
 impl Drop for Unlock<'_, '_> {
     fn drop(&mut self) {
         unlock_all(self.arms, self.order);
+    }
+}
+
+/// Dequeues every arm under all the locks when dropped; see `select`.
+struct DequeueOnUnwind<'a, 'b> {
+    arms: *mut [&'b mut dyn Arm],
+    order: &'a [u32],
+}
+
+impl Drop for DequeueOnUnwind<'_, '_> {
+    fn drop(&mut self) {
+        // SAFETY: dropped only while unwinding out of `park`, which consumed
+        // the `Unlock` guard: nothing else borrows the arms any more.
+        let arms = unsafe { &mut *self.arms };
+        lock_all(arms, self.order);
+        for &i in self.order {
+            // SAFETY: every channel is locked.
+            unsafe { arms[i as usize].dequeue() };
+        }
+        unlock_all(arms, self.order);
     }
 }
 
