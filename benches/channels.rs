@@ -66,67 +66,30 @@ fn unbuffered_ping_pong(c: &mut Criterion) {
     });
 }
 
+/// A `select!` over `$n` buffered channels whose last one is ready.
+macro_rules! select_bench {
+    ($c:expr, $rt:expr, $name:literal, $n:literal, [$($i:literal)*]) => {
+        $c.bench_function($name, |b| {
+            b.iter_custom(|iters| {
+                $rt.block_on(move || {
+                    let ch: [Chan<u64>; $n] = std::array::from_fn(|_| chan(1));
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        ch[$n - 1].send(i);
+                        black_box(select! { $( recv(&ch[$i]) -> v => v, )* });
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    };
+}
+
 fn select_one_ready(c: &mut Criterion) {
     let rt = runtime();
-    c.bench_function("select! over 2 arms, one ready", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(move || {
-                let ch: [Chan<u64>; 2] = std::array::from_fn(|_| chan(1));
-                let start = Instant::now();
-                for i in 0..iters {
-                    ch[1].send(i);
-                    let v = select! {
-                        recv(&ch[0]) -> v => v,
-                        recv(&ch[1]) -> v => v,
-                    };
-                    black_box(v);
-                }
-                start.elapsed()
-            })
-        })
-    });
-    c.bench_function("select! over 4 arms, one ready", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(move || {
-                let ch: [Chan<u64>; 4] = std::array::from_fn(|_| chan(1));
-                let start = Instant::now();
-                for i in 0..iters {
-                    ch[3].send(i);
-                    let v = select! {
-                        recv(&ch[0]) -> v => v,
-                        recv(&ch[1]) -> v => v,
-                        recv(&ch[2]) -> v => v,
-                        recv(&ch[3]) -> v => v,
-                    };
-                    black_box(v);
-                }
-                start.elapsed()
-            })
-        })
-    });
-    c.bench_function("select! over 8 arms, one ready", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(move || {
-                let ch: [Chan<u64>; 8] = std::array::from_fn(|_| chan(1));
-                let start = Instant::now();
-                for i in 0..iters {
-                    ch[7].send(i);
-                    let v = select! {
-                        recv(&ch[0]) -> v => v,
-                        recv(&ch[1]) -> v => v,
-                        recv(&ch[2]) -> v => v,
-                        recv(&ch[3]) -> v => v,
-                        recv(&ch[4]) -> v => v,
-                        recv(&ch[5]) -> v => v,
-                        recv(&ch[6]) -> v => v,
-                        recv(&ch[7]) -> v => v,
-                    };
-                    black_box(v);
-                }
-                start.elapsed()
-            })
-        })
-    });
+    select_bench!(c, rt, "select! over 2 arms, one ready", 2, [0 1]);
+    select_bench!(c, rt, "select! over 4 arms, one ready", 4, [0 1 2 3]);
+    select_bench!(c, rt, "select! over 8 arms, one ready", 8, [0 1 2 3 4 5 6 7]);
     c.bench_function("Select (dynamic) over 8 arms, one ready", |b| {
         b.iter_custom(|iters| {
             rt.block_on(move || {
