@@ -1262,7 +1262,9 @@ fn a_runtime_shut_down_under_parked_goroutines_leaves_their_channels_usable() {
         let (a2, b2, c2, d2) = (a.clone(), b.clone(), c.clone(), d.clone());
         let hs = rt.block_on(move || {
             let hs = vec![
-                go!(move || drop(a2.recv())),
+                go!(move || {
+                    a2.recv();
+                }),
                 go!(move || b2.send(1)),
                 go!(move || select! {
                     recv(c2) -> _ => {},

@@ -85,6 +85,38 @@ fn faults_outside_guard_pages_are_passed_on() {
     assert_eq!(status.signal(), Some(libc::SIGSEGV), "default SIGSEGV action: {status:?}");
 }
 
+/// Sends on an unbuffered channel nobody receives from, in its destructor.
+struct SendsOnDrop(gort::Chan<()>);
+impl Drop for SendsOnDrop {
+    fn drop(&mut self) {
+        self.0.send(());
+    }
+}
+
+#[test]
+fn blocking_in_a_destructor_during_shutdown_aborts_with_a_message() {
+    if std::env::var_os(CHILD).is_some() {
+        let rt = gort::Runtime::builder().workers(1).build().unwrap();
+        let (never, ready) = (gort::chan::<()>(0), gort::chan::<()>(1));
+        let (n, r) = (never.clone(), ready.clone());
+        rt.spawn(move || {
+            let _guard = SendsOnDrop(n.clone());
+            r.send(());
+            n.recv();
+        });
+        ready.recv();
+        std::thread::sleep(std::time::Duration::from_millis(50)); // let it park in recv
+        drop(rt); // unwinds it; its destructor's send can never complete
+        unreachable!("blocking during the teardown must abort the process");
+    }
+    let (stderr, status) = run_child("blocking_in_a_destructor_during_shutdown_aborts_with_a_message");
+    assert!(
+        stderr.contains("tried to block (chan send) in a destructor while its runtime was shutting down"),
+        "stderr:\n{stderr}"
+    );
+    assert_eq!(status.signal(), Some(libc::SIGABRT), "the process aborts: {status:?}");
+}
+
 /// Parks in its destructor, which runs while the goroutine unwinds.
 struct ParksOnDrop;
 impl Drop for ParksOnDrop {

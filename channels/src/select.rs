@@ -36,8 +36,15 @@ pub enum Poll {
 
 /// One arm of a select, type-erased. Implemented by [`RecvArm`] and
 /// [`SendArm`]; public only for the `select!` macro.
+///
+/// # Safety
+///
+/// `lock` returns the same mutex (or `None`) every time, the one that
+/// guards the queue `enqueue` and `dequeue` use; `recv_slot` returns a
+/// pointer to an `Option<Option<T>>` only when the arm receives `T`s from
+/// the channel at `addr`. The engine unlocks and casts on that promise.
 #[doc(hidden)]
-pub trait Arm {
+pub unsafe trait Arm {
     /// The channel's lock; `None` for a nil channel (never ready).
     fn lock(&self) -> Option<&RawMutex>;
     /// Completes the arm now if it can. Called with the lock held.
@@ -94,7 +101,9 @@ impl<'a, T> RecvArm<'a, T> {
     }
 }
 
-impl<T> Arm for RecvArm<'_, T> {
+// SAFETY: `lock` is always the lock of `self.core`, whose queues the arm
+// uses, and `recv_slot` matches `self.core`'s address, whose items are `T`.
+unsafe impl<T> Arm for RecvArm<'_, T> {
     fn lock(&self) -> Option<&RawMutex> {
         self.core.0.as_deref().map(|inner| inner.raw())
     }
@@ -155,7 +164,9 @@ impl<'a, T> SendArm<'a, T> {
     }
 }
 
-impl<T> Arm for SendArm<'_, T> {
+// SAFETY: `lock` is always the lock of `self.core`, whose queues the arm
+// uses; `recv_slot` never returns a pointer.
+unsafe impl<T> Arm for SendArm<'_, T> {
     fn lock(&self) -> Option<&RawMutex> {
         self.core.0.as_deref().map(|inner| inner.raw())
     }

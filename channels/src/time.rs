@@ -120,7 +120,8 @@ impl TimerTask for Fire {
             Some(period) => {
                 // The next tick after `now`, on the original grid.
                 let behind = now.saturating_duration_since(self.when).as_nanos() / period.as_nanos();
-                let next = self.when + period * (behind as u32 + 1);
+                let ahead = period.as_nanos().saturating_mul(behind + 1).min(u64::MAX as u128) as u64;
+                let next = self.when.checked_add(Duration::from_nanos(ahead)).unwrap_or(now + period);
                 let fire = Fire { state: self.state.clone(), ch: self.ch.clone(), seq: self.seq, when: next };
                 call_at(next, Arc::new(fire));
             }

@@ -398,9 +398,19 @@ fn suspend(g: &G, switch: Switch) {
 pub(crate) fn park_current<L>(g: &G, reason: WaitReason, deadline: Option<Instant>, unlock: L) -> Wake {
     if g.torn_down.get() {
         // The runtime is unwinding this goroutine at shutdown: nothing will
-        // ever wake it, so waiting would never end.
+        // ever wake it. A wait with a deadline ends as timed out at once;
+        // one without would never end (callers loop on their condition), so
+        // it is a fatal error, as parking while unwinding a panic is.
         drop(unlock);
-        return Wake::Unparked;
+        if deadline.is_some() {
+            return Wake::TimedOut;
+        }
+        fatal(&format!(
+            "goroutine {} tried to block ({}) in a destructor while its runtime was shutting down; \
+             nothing can wake it any more",
+            g.id,
+            reason.as_str()
+        ));
     }
     if std::thread::panicking() {
         fatal(&format!(

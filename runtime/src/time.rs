@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::park::{WaitReason, park};
+use crate::park::{WaitReason, Wake, park};
 use crate::runtime::with_current_shared;
 
 /// Pauses the current goroutine for at least `d` (Go's `time.Sleep`).
@@ -38,10 +38,11 @@ pub fn sleep(d: Duration) {
             park(WaitReason::Sleep, None, ());
         }
     };
-    // A park can end early only by a spurious wake-up: check the clock after.
+    // A park can end early only by a spurious wake-up: check the clock
+    // after. A time-out means the deadline passed (or the runtime is
+    // unwinding this goroutine at shutdown, when nothing can wait).
     loop {
-        park(WaitReason::Sleep, Some(deadline), ());
-        if Instant::now() >= deadline {
+        if park(WaitReason::Sleep, Some(deadline), ()) == Wake::TimedOut || Instant::now() >= deadline {
             return;
         }
     }
