@@ -58,9 +58,18 @@ pub mod time {
     pub use gort_runtime::time::sleep;
 }
 
-/// Synchronisation that parks goroutines, not threads.
+/// Cancellation trees (Go's `context`).
+pub mod context {
+    pub use gort_channels::context::{
+        CancelFunc, Context, Error, background, with_cancel, with_deadline, with_timeout,
+    };
+}
+
+/// Synchronisation that parks goroutines, not threads (Go's `sync`).
 pub mod sync {
-    pub use gort_runtime::sync::WaitGroup;
+    pub use gort_runtime::sync::{
+        Cond, Mutex, MutexGuard, Once, RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore, WaitGroup,
+    };
 }
 
 /// The parking seam that channels, sync and net are built on; for

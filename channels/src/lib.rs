@@ -1,4 +1,4 @@
-//! gort's channels: Go's `chan T`, `select`, and time channels.
+//! gort's channels: Go's `chan T`, `select`, time channels and `context`.
 //!
 //! A channel is Go's `hchan`: one lock, a ring buffer, a queue of blocked
 //! senders and one of blocked receivers. A blocked operation puts a record
@@ -14,6 +14,7 @@
 //! | `select`, `select_macro`, `operand` | the select engine and [`select!`] |
 //! | `dynamic` | [`Select`], a select built at run time |
 //! | [`time`] | `after`, `tick`, `Timer`, `Ticker` |
+//! | [`context`] | cancellation trees (Go's `context`) |
 //! | `error`, `iter` | error types, iterators |
 //!
 //! # Examples
@@ -42,6 +43,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+pub mod context;
 mod core;
 mod dynamic;
 mod error;

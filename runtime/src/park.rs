@@ -72,10 +72,18 @@ pub enum WaitReason {
     Join,
     /// In `WaitGroup::wait`.
     WaitGroup,
-    /// Acquiring a `gort::sync` lock or semaphore.
+    /// Locking a `gort::sync::Mutex` (or waiting in `Once::call_once`).
     Sync,
     /// Waiting for a socket to become ready.
     IoWait,
+    /// `RwLock::read`.
+    RwLockRead,
+    /// `RwLock::write`.
+    RwLockWrite,
+    /// `Cond::wait`.
+    CondWait,
+    /// `Semaphore::acquire`.
+    Semacquire,
 }
 
 impl WaitReason {
@@ -100,12 +108,16 @@ impl WaitReason {
             WaitReason::IoWait => "IO wait",
             WaitReason::ChanReceiveNil => "chan receive (nil chan)",
             WaitReason::ChanSendNil => "chan send (nil chan)",
+            WaitReason::RwLockRead => "sync.RWMutex.RLock",
+            WaitReason::RwLockWrite => "sync.RWMutex.Lock",
+            WaitReason::CondWait => "sync.Cond.Wait",
+            WaitReason::Semacquire => "semacquire",
         }
     }
 
     pub(crate) fn from_index(i: u8) -> Option<WaitReason> {
         // In declaration order: `reason as u8` indexes it.
-        const ALL: [WaitReason; 11] = [
+        const ALL: [WaitReason; 15] = [
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
             WaitReason::Select,
@@ -117,6 +129,10 @@ impl WaitReason {
             WaitReason::WaitGroup,
             WaitReason::Sync,
             WaitReason::IoWait,
+            WaitReason::RwLockRead,
+            WaitReason::RwLockWrite,
+            WaitReason::CondWait,
+            WaitReason::Semacquire,
         ];
         ALL.get(i as usize).copied()
     }

@@ -31,7 +31,7 @@ const WORKLOADS: &[(&str, usize, Option<Workload>)] = &[
     ("select", 1_000_000, Some(select_loop)),
     ("parked", 100_000, Some(parked)),
     ("timers", 100_000, Some(timers)),
-    ("mutex", 1_000_000, None),
+    ("mutex", 1_000_000, Some(mutex)),
 ];
 
 /// prodcons: this many producers and as many consumers share one channel
@@ -311,6 +311,32 @@ fn timers(k: usize) -> Result<Outcome, String> {
         return Err(format!("all sleepers done after {elapsed:?}, before the longest sleep ({longest:?})"));
     }
     Ok(Outcome { per_op: per_op(elapsed, k), extra: String::new() })
+}
+
+/// Goroutines contending for the `mutex` workload's lock (as Go's side).
+const MUTEX_GOROUTINES: usize = 8;
+
+/// mutex: 8 goroutines share n lock/increment/unlock of one counter.
+fn mutex(n: usize) -> Result<Outcome, String> {
+    let (counter, wg) = (Box::leak(Box::new(gort::sync::Mutex::new(0usize))), wait_group());
+    let counter: &'static gort::sync::Mutex<usize> = counter;
+    let start = Instant::now();
+    for g in 0..MUTEX_GOROUTINES {
+        let (lo, hi) = share(n, MUTEX_GOROUTINES, g);
+        wg.add(1);
+        go!(move || {
+            for _ in lo..hi {
+                *counter.lock() += 1;
+            }
+            wg.done();
+        });
+    }
+    wg.wait();
+    let elapsed = start.elapsed();
+    match *counter.lock() {
+        got if got == n => Ok(Outcome { per_op: per_op(elapsed, n), extra: String::new() }),
+        got => Err(format!("counter is {got}, want {n}")),
+    }
 }
 
 fn main() -> ExitCode {
