@@ -83,7 +83,19 @@ impl Cond {
         // SAFETY: `node` stays on this frame until `wait` returns.
         unsafe { waiters.push(&node, false) };
         // The park releases the queue lock and then the mutex.
-        wait(&node, (waiters, Some(guard)), WaitReason::CondWait, || (self.waiters.lock(), None), |(q, _)| &mut **q);
+        wait(
+            &node,
+            (waiters, Some(guard)),
+            WaitReason::CondWait,
+            || (self.waiters.lock(), None),
+            |(q, _)| &mut **q,
+            // Unwound at shutdown after a signal: pass the signal on.
+            |granted| {
+                if granted.is_some() {
+                    self.signal();
+                }
+            },
+        );
         mutex.lock()
     }
 

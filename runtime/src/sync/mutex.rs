@@ -209,13 +209,43 @@ impl<T: ?Sized> Mutex<T> {
             let node = Node::new(*since.get_or_insert_with(Instant::now), 0);
             // SAFETY: `node` stays on this frame until `wait` returns.
             unsafe { queue.push(&node, woken) };
-            let token = wait(&node, queue, WaitReason::Sync, || self.queue.lock(), |q| &mut **q);
+            let token = wait(
+                &node,
+                queue,
+                WaitReason::Sync,
+                || self.queue.lock(),
+                |q| &mut **q,
+                |granted| match granted {
+                    // Unwound at shutdown holding a lock handed to it: give it
+                    // back; woken to compete: pass the turn on.
+                    Some(HANDOFF) => self.unlock(),
+                    Some(_) => self.wake_next(),
+                    None => {}
+                },
+            );
             if token == HANDOFF {
                 return;
             }
             woken = true;
             spins = 0;
         }
+    }
+
+    /// Wakes the head waiter to compete if the lock is free (a woken waiter
+    /// that was unwound instead passes its turn on).
+    fn wake_next(&self) {
+        let mut queue = self.queue.lock();
+        if self.state.load(Ordering::Relaxed) & LOCKED != 0 {
+            return;
+        }
+        let Some(node) = queue.pop() else { return };
+        if queue.is_empty() {
+            self.state.fetch_and(!PARKED, Ordering::Relaxed);
+        }
+        // SAFETY: popped under the queue lock, which we hold.
+        let wakeup = unsafe { grant(node, WOKEN) };
+        drop(queue);
+        drop(wakeup);
     }
 
     fn unlock(&self) {

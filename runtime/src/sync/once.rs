@@ -81,7 +81,7 @@ impl Once {
                 let node = Node::new(Instant::now(), 0);
                 // SAFETY: `node` stays on this frame until `wait` returns.
                 unsafe { waiters.push(&node, false) };
-                wait(&node, waiters, WaitReason::Sync, || self.waiters.lock(), |q| &mut **q);
+                wait(&node, waiters, WaitReason::Sync, || self.waiters.lock(), |q| &mut **q, |_| {});
             }
             _ => {
                 self.state.store(RUNNING, Ordering::Relaxed);

@@ -19,7 +19,9 @@
 //!   gone. A wake that brought no token (a stale `Waiter` unparked) re-arms
 //!   the node and parks again.
 //! - If the waiter is unwound while parked (its runtime shut down), a
-//!   guard takes its node off the queue first.
+//!   guard takes its node off the queue, or, if it was granted something
+//!   it will never use (a lock handed over, semaphore units), gives that
+//!   back through the primitive's `undo`.
 
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
@@ -120,15 +122,19 @@ pub(crate) unsafe fn grant(node: &Node, token: u32) -> Option<Wakeup> {
 
 /// Parks until `node`, queued under `guard`'s lock, is granted; returns its
 /// token. `relock` takes the lock again and `queue` finds the queue behind
-/// a guard.
+/// a guard. If the waiter is unwound while parked, `undo` runs after the
+/// node is off the queue, without the lock: with the token it was granted
+/// (to give back what it will never use), or `None` if it was still queued
+/// (to serve the waiters it was holding up).
 pub(crate) fn wait<'l, G: 'l>(
     node: &Node,
     mut guard: G,
     reason: WaitReason,
     relock: impl Fn() -> G,
     queue: impl Fn(&mut G) -> &mut Queue,
+    undo: impl FnOnce(Option<u32>),
 ) -> u32 {
-    let on_unwind = RemoveOnUnwind { node, relock: &relock, queue: &queue };
+    let on_unwind = RemoveOnUnwind { node, relock: &relock, queue: &queue, undo: Some(undo) };
     let token = loop {
         park(reason, None, guard);
         let token = node.token();
@@ -148,16 +154,30 @@ pub(crate) fn wait<'l, G: 'l>(
     token
 }
 
-/// Takes a node off its queue if its waiter unwinds out of `park`.
-struct RemoveOnUnwind<'a, G, R: Fn() -> G, Q: Fn(&mut G) -> &mut Queue> {
+/// Takes a node off its queue, or undoes its grant, if its waiter unwinds
+/// out of `park`.
+struct RemoveOnUnwind<'a, G, R: Fn() -> G, Q: Fn(&mut G) -> &mut Queue, U: FnOnce(Option<u32>)> {
     node: &'a Node,
     relock: &'a R,
     queue: &'a Q,
+    undo: Option<U>,
 }
 
-impl<G, R: Fn() -> G, Q: Fn(&mut G) -> &mut Queue> Drop for RemoveOnUnwind<'_, G, R, Q> {
+impl<G, R, Q, U> Drop for RemoveOnUnwind<'_, G, R, Q, U>
+where
+    R: Fn() -> G,
+    Q: Fn(&mut G) -> &mut Queue,
+    U: FnOnce(Option<u32>),
+{
     fn drop(&mut self) {
         let mut guard = (self.relock)();
-        (self.queue)(&mut guard).remove(self.node);
+        let token = self.node.token();
+        if token == WAITING {
+            (self.queue)(&mut guard).remove(self.node);
+        }
+        drop(guard);
+        if let Some(undo) = self.undo.take() {
+            undo((token != WAITING).then_some(token));
+        }
     }
 }

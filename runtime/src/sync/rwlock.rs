@@ -212,7 +212,25 @@ impl<T: ?Sized> RwLock<T> {
         let node = Node::new(Instant::now(), want);
         // SAFETY: `node` stays on this frame until `wait` returns.
         unsafe { st.queue.push(&node, false) };
-        let token = wait(&node, st, reason, || self.state.lock(), |st| &mut st.queue);
+        let token = wait(
+            &node,
+            st,
+            reason,
+            || self.state.lock(),
+            |st| &mut st.queue,
+            // Unwound at shutdown: give back a lock handed to it, or let the
+            // waiters it held up go ahead.
+            |granted| match (granted, want) {
+                (Some(_), READ) => self.unlock_read(),
+                (Some(_), _) => self.unlock_write(),
+                (None, _) => {
+                    let st = self.state.lock();
+                    if !st.writer {
+                        Self::hand_over(st);
+                    }
+                }
+            },
+        );
         debug_assert_eq!(token, GRANTED);
     }
 

@@ -93,7 +93,16 @@ impl Semaphore {
         let node = Node::new(Instant::now(), n);
         // SAFETY: `node` stays on this frame until `wait` returns.
         unsafe { st.queue.push(&node, false) };
-        wait(&node, st, WaitReason::Semacquire, || self.state.lock(), |st| &mut st.queue);
+        wait(
+            &node,
+            st,
+            WaitReason::Semacquire,
+            || self.state.lock(),
+            |st| &mut st.queue,
+            // Unwound at shutdown: give back units acquired for it, or let
+            // the waiters it held up go ahead (x/sync's notifyWaiters).
+            |granted| self.release(if granted.is_some() { n } else { 0 }),
+        );
     }
 
     /// Acquires `n` units only if that needs no waiting; returns whether it
@@ -137,6 +146,11 @@ impl Semaphore {
             panic!("semaphore: released more than held");
         }
         st.held -= n;
+        self.serve(st);
+    }
+
+    /// Acquires for the waiters at the head that now fit, in order.
+    fn serve(&self, mut st: parking_lot::MutexGuard<'_, State>) {
         let mut wakeups = Vec::new();
         while let Some(head) = st.queue.front() {
             if self.size - st.held < head.want {

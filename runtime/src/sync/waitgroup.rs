@@ -2,12 +2,13 @@
 //! `sync.WaitGroup`).
 //!
 //! The counter is one atomic, so `add`/`done` cost one read-modify-write
-//! and take the lock only when the count reaches zero with waiters parked.
-//! Waiters park under the lock after re-checking the count, and `done`
-//! takes the same lock before waking, so a wake cannot fall between a
-//! waiter's check and its park. An *epoch* counts releases: a waiter
-//! returns once the epoch it saw has passed, even if the group was reused
-//! and its count went up again meanwhile.
+//! and take the lock only when the count reaches zero. Waiters park under
+//! the lock after re-checking the count, and the release takes the same
+//! lock, re-checks that the count is still zero, and wakes them, so a wake
+//! can neither fall between a waiter's check and its park nor reach a
+//! waiter of a later phase (the group reused after a `wait` returned). An
+//! *epoch* counts releases: a waiter returns once the epoch it saw has
+//! passed, even if the count went up again meanwhile.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -139,6 +140,11 @@ impl WaitGroup {
     fn release(&self) {
         let parked = {
             let mut waiters = self.inner.waiters.lock();
+            if self.inner.count.load(Ordering::Acquire) != 0 {
+                // A new phase began before we got the lock: its waiters wait
+                // for its own end.
+                return;
+            }
             waiters.epoch += 1;
             std::mem::take(&mut waiters.parked)
         };
