@@ -130,3 +130,30 @@ macro_rules! go {
         $crate::spawn(move || $e)
     };
 }
+
+/// The guide's pages, compiled and run as doc tests so their snippets stay true.
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../docs/goroutines.md")]
+    mod goroutines {}
+    #[doc = include_str!("../docs/channels.md")]
+    mod channels {}
+    #[doc = include_str!("../docs/unbuffered.md")]
+    mod unbuffered {}
+    #[doc = include_str!("../docs/pipelines.md")]
+    mod pipelines {}
+    #[doc = include_str!("../docs/unidirectional.md")]
+    mod unidirectional {}
+    #[doc = include_str!("../docs/buffered.md")]
+    mod buffered {}
+    #[doc = include_str!("../docs/parallel.md")]
+    mod parallel {}
+    #[doc = include_str!("../docs/select.md")]
+    mod select {}
+    #[doc = include_str!("../docs/cancellation.md")]
+    mod cancellation {}
+    #[doc = include_str!("../docs/from-go.md")]
+    mod from_go {}
+    #[doc = include_str!("../docs/safety.md")]
+    mod safety {}
+}
