@@ -234,49 +234,63 @@ pub enum Block {
 #[track_caller]
 pub fn select(arms: &mut [&mut dyn Arm], block: Block) -> Option<usize> {
     let n = arms.len();
-    let mut poll_order = Scratch::new(n);
+    // Each arm's lock, read once (0 for a nil channel).
+    let addrs = Scratch::from_fn(n, |i| arms[i].lock().map_or(0, |l| l as *const RawMutex as usize));
+    let addrs = addrs.as_slice();
+    let mut poll_order = Scratch::from_fn(n, |i| i as u32);
     shuffle(poll_order.as_mut());
+    let poll_order = poll_order.as_slice();
     // Lock order: the arms with a channel, by lock address. It is also the
     // order records are queued in, so arms on one channel keep their random
     // poll order (a stable sort), or the first of them would always win.
-    let mut lock_order = Scratch::new(n);
+    let mut lock_order = Scratch::from_fn(n, |_| 0u32);
     let mut live = 0;
-    for &i in poll_order.as_mut().iter() {
-        if arms[i as usize].lock().is_some() {
+    for &i in poll_order {
+        if addrs[i as usize] != 0 {
             lock_order.as_mut()[live] = i;
             live += 1;
         }
     }
     let lock_order = &mut lock_order.as_mut()[..live];
-    lock_order.sort_by_key(|&i| lock_addr(&*arms[i as usize]));
+    lock_order.sort_by_key(|&i| addrs[i as usize]);
     if live == 0 {
         return wait_without_arms(block);
     }
+    // The distinct locks, in order: arms may share a channel.
+    let mut locks = Scratch::from_fn(live, |_| 0usize);
+    let mut distinct = 0;
+    for &i in lock_order.iter() {
+        let addr = addrs[i as usize];
+        if distinct == 0 || locks.as_slice()[distinct - 1] != addr {
+            locks.as_mut()[distinct] = addr;
+            distinct += 1;
+        }
+    }
+    let locks = Locks(&locks.as_slice()[..distinct]);
 
     loop {
-        lock_all(arms, lock_order);
-        for &i in poll_order.as_mut().iter() {
-            let arm = &mut *arms[i as usize];
-            if arm.lock().is_none() {
+        locks.lock_all();
+        for &i in poll_order {
+            if addrs[i as usize] == 0 {
                 continue;
             }
             // SAFETY: every channel is locked.
-            match unsafe { arm.poll() } {
+            match unsafe { arms[i as usize].poll() } {
                 Poll::NotReady => continue,
                 Poll::Done(wakeup) => {
-                    unlock_all(arms, lock_order);
+                    locks.unlock_all();
                     drop(wakeup);
                     return Some(i as usize);
                 }
                 Poll::SendOnClosed => {
-                    unlock_all(arms, lock_order);
+                    locks.unlock_all();
                     panic!("send on closed channel");
                 }
             }
         }
         let deadline = match block {
             Block::No => {
-                unlock_all(arms, lock_order);
+                locks.unlock_all();
                 return None;
             }
             Block::Forever => None,
@@ -291,10 +305,10 @@ pub fn select(arms: &mut [&mut dyn Arm], block: Block) -> Option<usize> {
         }
         // Unwinding out of `park` (a runtime shutting down under us) would
         // leave records queued that live on this stack: dequeue them then.
-        let on_unwind = DequeueOnUnwind { arms: &raw mut *arms, order: lock_order };
-        let wake = park(WaitReason::Select, deadline, Unlock { arms, order: lock_order });
+        let on_unwind = DequeueOnUnwind { arms: &mut *arms, order: lock_order, locks };
+        let wake = park(WaitReason::Select, deadline, Unlock(locks));
         std::mem::forget(on_unwind);
-        lock_all(arms, lock_order);
+        locks.lock_all();
         let won = selection.completed();
         for &i in lock_order.iter() {
             if Some(i as usize) != won {
@@ -302,7 +316,7 @@ pub fn select(arms: &mut [&mut dyn Arm], block: Block) -> Option<usize> {
                 unsafe { arms[i as usize].dequeue() };
             }
         }
-        unlock_all(arms, lock_order);
+        locks.unlock_all();
         if let Some(case) = won {
             if !arms[case].won_queued() {
                 panic!("send on closed channel");
@@ -342,91 +356,88 @@ pub fn block_forever() -> ! {
     }
 }
 
-fn lock_addr(arm: &dyn Arm) -> usize {
-    arm.lock().map_or(0, |l| l as *const RawMutex as usize)
-}
+/// The distinct channel locks of a select, in address order (so two
+/// selects can never deadlock on each other's locks). The addresses are
+/// those of locks inside channels the arms borrow for the whole select.
+#[derive(Clone, Copy)]
+struct Locks<'a>(&'a [usize]);
 
-/// Locks the channels in `order`, each once (arms may share a channel).
-fn lock_all(arms: &[&mut dyn Arm], order: &[u32]) {
-    let mut last = 0;
-    for &i in order {
-        let addr = lock_addr(&*arms[i as usize]);
-        if addr != last {
+impl Locks<'_> {
+    fn lock_all(self) {
+        for &addr in self.0 {
+            // SAFETY: `addr` is a channel's lock, alive while the arms borrow it.
+            let lock = unsafe { &*(addr as *const RawMutex) };
             // The guard is a stateless marker: `unlock_all` makes a new one.
-            let _ = arms[i as usize].lock().expect("ordered arms have locks").lock();
-            last = addr;
+            let _ = lock.lock();
         }
     }
-}
 
-/// Unlocks what [`lock_all`] locked, in reverse.
-fn unlock_all(arms: &[&mut dyn Arm], order: &[u32]) {
-    let mut last = 0;
-    for &i in order.iter().rev() {
-        let addr = lock_addr(&*arms[i as usize]);
-        if addr != last {
-            // SAFETY: `lock_all` locked this channel once, on this thread, and
-            // we unlock it once; parking_lot's guard state is a stateless marker.
-            unsafe { arms[i as usize].lock().expect("ordered arms have locks").unlock(GuardNoSend::new()) };
-            last = addr;
+    fn unlock_all(self) {
+        for &addr in self.0.iter().rev() {
+            // SAFETY: as in `lock_all`; it locked this lock once, on this
+            // thread, and we unlock it once. parking_lot's guard state is a
+            // stateless marker.
+            unsafe { (*(addr as *const RawMutex)).unlock(GuardNoSend::new()) };
         }
     }
 }
 
 /// The park's unlock guard: unlocks every channel once the goroutine is
 /// switched out.
-struct Unlock<'a, 'b> {
-    arms: &'a [&'b mut dyn Arm],
-    order: &'a [u32],
-}
+struct Unlock<'a>(Locks<'a>);
 
-impl Drop for Unlock<'_, '_> {
+impl Drop for Unlock<'_> {
     fn drop(&mut self) {
-        unlock_all(self.arms, self.order);
+        self.0.unlock_all();
     }
 }
 
 /// Dequeues every arm under all the locks when dropped; see `select`.
 struct DequeueOnUnwind<'a, 'b> {
-    arms: *mut [&'b mut dyn Arm],
+    arms: &'a mut [&'b mut dyn Arm],
     order: &'a [u32],
+    locks: Locks<'a>,
 }
 
 impl Drop for DequeueOnUnwind<'_, '_> {
     fn drop(&mut self) {
-        // SAFETY: dropped only while unwinding out of `park`, which consumed
-        // the `Unlock` guard: nothing else borrows the arms any more.
-        let arms = unsafe { &mut *self.arms };
-        lock_all(arms, self.order);
+        self.locks.lock_all();
         for &i in self.order {
             // SAFETY: every channel is locked.
-            unsafe { arms[i as usize].dequeue() };
+            unsafe { self.arms[i as usize].dequeue() };
         }
-        unlock_all(arms, self.order);
+        self.locks.unlock_all();
     }
 }
 
-/// Arm indices without a heap allocation for the common small selects.
-enum Scratch {
-    Inline([u32; 8], usize),
-    Heap(Vec<u32>),
+/// Per-arm scratch without a heap allocation for the common small selects.
+enum Scratch<T> {
+    Inline([T; 8], usize),
+    Heap(Vec<T>),
 }
 
-impl Scratch {
-    /// `0..n`.
-    fn new(n: usize) -> Scratch {
+impl<T: Copy + Default> Scratch<T> {
+    /// `[f(0), .., f(n - 1)]`.
+    fn from_fn(n: usize, mut f: impl FnMut(usize) -> T) -> Scratch<T> {
         if n <= 8 {
-            let mut a = [0; 8];
-            for (i, x) in a.iter_mut().enumerate() {
-                *x = i as u32;
+            let mut a = [T::default(); 8];
+            for (i, x) in a.iter_mut().take(n).enumerate() {
+                *x = f(i);
             }
             Scratch::Inline(a, n)
         } else {
-            Scratch::Heap((0..n as u32).collect())
+            Scratch::Heap((0..n).map(f).collect())
         }
     }
 
-    fn as_mut(&mut self) -> &mut [u32] {
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Scratch::Inline(a, n) => &a[..*n],
+            Scratch::Heap(v) => v,
+        }
+    }
+
+    fn as_mut(&mut self) -> &mut [T] {
         match self {
             Scratch::Inline(a, n) => &mut a[..*n],
             Scratch::Heap(v) => v,
