@@ -18,8 +18,8 @@
 //!
 //! `printer` runs on the thread that called `run`, which owns `out`: a
 //! channel's ends can be goroutines or plain threads. In Go it is the main
-//! goroutine. examples/pipeline.rs is the same program printing with
-//! `println!` inside `gort::run`.
+//! goroutine. `cargo run --release --example pipeline` runs this same
+//! program (examples/pipeline.rs includes this file).
 //!
 //! ```text
 //! cargo run --release --example pipeline3

@@ -7,13 +7,16 @@ use std::any::Any;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use gort::prelude::*;
 use gort::time::{Ticker, Timer};
 use gort::{JoinHandle, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+
+#[path = "support/limits.rs"]
+mod limits;
+use limits::within;
 
 /// How long any one test may take before it counts as hung.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -23,14 +26,6 @@ const LIMIT: Duration = Duration::from_secs(30);
 const D: Duration = Duration::from_millis(30);
 
 const CLOSED_SEND: &str = "send on closed channel";
-
-/// Runs `f` on its own thread and fails the test if it does not finish in
-/// `limit` (a hang is a failure, not a stuck CI job).
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(f()).unwrap());
-    rx.recv_timeout(limit).expect("did not finish in time: hung or starved")
-}
 
 /// Runs `f` as a goroutine and returns the message of the panic it must raise.
 fn panic_of<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> String {

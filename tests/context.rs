@@ -1,18 +1,14 @@
 //! `gort::context`: cancellation trees, deadlines, and `done()` in `select!`.
 
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use gort::context::{Context, Error, background, with_cancel, with_deadline, with_timeout};
 use gort::prelude::*;
 
-/// Fails the test instead of hanging it.
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(f()).unwrap());
-    rx.recv_timeout(limit).expect("did not finish in time: hung")
-}
+#[path = "support/limits.rs"]
+mod limits;
+use limits::within;
 
 const LIMIT: Duration = Duration::from_secs(30);
 

@@ -3,15 +3,21 @@
 //! calls its `run` with arguments, an input and a captured output, then
 //! checks what it printed.
 
+// Each example is a standalone program that includes examples/support;
+// loaded together here, that file is loaded once per example.
+#![allow(clippy::duplicate_mod)]
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Cursor};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
+
+#[path = "support/limits.rs"]
+mod limits;
+use limits::within;
 
 #[path = "../examples/countdown.rs"]
 mod countdown;
@@ -33,14 +39,6 @@ mod spinner;
 /// How long any one example may take before it counts as hung (debug
 /// builds on a loaded machine included).
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// Runs `f` on its own thread and fails the test if it does not finish in
-/// `limit` (a hang is a failure, not a stuck CI job).
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(f()).unwrap());
-    rx.recv_timeout(limit).expect("did not finish in time: hung or starved")
-}
 
 /// Calls `run`, which calls an example's `run` with the output it is
 /// given, within [`LIMIT`], and returns what the example printed.

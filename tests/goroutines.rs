@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -11,19 +10,9 @@ use gort::prelude::*;
 use gort::sync::WaitGroup;
 use gort::{Builder, Runtime};
 
-/// Stress sizes shrink in unoptimised builds, where each goroutine costs
-/// tens of times more; the behaviour under test is the same.
-const fn scaled(n: usize) -> usize {
-    if cfg!(debug_assertions) { n / 10 } else { n }
-}
-
-/// Runs `f` on its own thread and fails the test if it does not finish in
-/// `limit` (a hang is a failure, not a stuck CI job).
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(f()).unwrap());
-    rx.recv_timeout(limit).expect("did not finish in time: hung or starved")
-}
+#[path = "support/limits.rs"]
+mod limits;
+use limits::{scaled, within};
 
 #[test]
 fn a_million_goroutines_spawn_and_join() {

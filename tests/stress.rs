@@ -5,63 +5,22 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Once, mpsc};
-use std::thread;
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 use gort::prelude::*;
 
-/// Stress sizes shrink in unoptimised builds, where each goroutine costs
-/// tens of times more; the behaviour under test is the same.
-const fn scaled(n: usize) -> usize {
-    if cfg!(debug_assertions) { n / 10 } else { n }
-}
+#[path = "support/limits.rs"]
+mod limits;
+#[path = "support/rng.rs"]
+mod rng;
+use limits::{scaled, within};
+use rng::Rng;
 
 /// How long a stress test may take before it counts as hung.
 const LIMIT: Duration = Duration::from_secs(120);
 
 const CLOSED_SEND: &str = "send on closed channel";
-
-/// Runs `f` on its own thread and fails the test if it does not finish in
-/// `limit` (a hang is a failure, not a stuck CI job).
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(f()).unwrap());
-    rx.recv_timeout(limit).expect("did not finish in time: hung or starved")
-}
-
-/// xorshift64: cheap, seedable, good enough to shuffle schedules.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// True once in `n` calls, on average.
-    fn one_in(&mut self, n: u64) -> bool {
-        self.below(n) == 0
-    }
-
-    /// A short random wait for the timed operations.
-    fn micros(&mut self, max: u64) -> Duration {
-        Duration::from_micros(1 + self.below(max))
-    }
-}
 
 /// One counter per value: how often it was received.
 fn counters(n: usize) -> Arc<Vec<AtomicU8>> {

@@ -19,25 +19,18 @@ use gort::prelude::*;
 use gort::sync::{Cond, Mutex, Once, RwLock, Semaphore, WaitGroup};
 use gort::{Builder, Runtime};
 
+#[path = "support/limits.rs"]
+mod limits;
+#[path = "support/rng.rs"]
+mod rng;
+use limits::{scaled, within};
+use rng::Rng;
+
 /// How long any one test may take before it counts as hung.
 const LIMIT: Duration = Duration::from_secs(120);
 
 /// How long a helper polls for a state (parked, counted) before failing.
 const POLL_LIMIT: Duration = Duration::from_secs(10);
-
-/// Stress sizes shrink in unoptimised builds, where each goroutine costs
-/// tens of times more; the behaviour under test is the same.
-const fn scaled(n: usize) -> usize {
-    if cfg!(debug_assertions) { n / 10 } else { n }
-}
-
-/// Runs `f` on its own thread and fails the test if it does not finish in
-/// `limit` (a hang is a failure, not a stuck CI job).
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || tx.send(f()).unwrap());
-    rx.recv_timeout(limit).expect("did not finish in time: hung or starved")
-}
 
 /// Runs `f` as a goroutine and returns the message of the panic it must raise.
 fn panic_of<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> String {
@@ -92,29 +85,6 @@ fn spin_for(d: Duration) {
     let start = Instant::now();
     while start.elapsed() < d {
         std::hint::spin_loop();
-    }
-}
-
-/// xorshift64: cheap, seedable, good enough to vary weights and schedules.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 
