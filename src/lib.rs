@@ -58,6 +58,11 @@ pub mod time {
     pub use gort_runtime::time::sleep;
 }
 
+/// Goroutine-aware sockets (Go's `net`): std's API, parking goroutines.
+pub mod net {
+    pub use gort_runtime::net::{TcpListener, TcpStream};
+}
+
 /// Cancellation trees (Go's `context`).
 pub mod context {
     pub use gort_channels::context::{

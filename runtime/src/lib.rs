@@ -13,6 +13,7 @@
 //! | `scheduler` | run queues, workers, idle/spinning protocol, registry |
 //! | [`park`] | park the current waiter / unpark it from anywhere |
 //! | `timer` | per-worker timer heaps |
+//! | [`net`] | the netpoller and goroutine-aware sockets |
 //! | `runtime` | [`Runtime`], its builder, the default runtime |
 //! | `fault` | stack overflow reports, the panic hook |
 //! | [`time`], [`sync`] | sleeping, `WaitGroup` |
@@ -33,6 +34,7 @@ mod entry;
 mod fault;
 mod goroutine;
 mod local;
+pub mod net;
 pub mod park;
 mod rng;
 mod runtime;

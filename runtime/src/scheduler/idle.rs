@@ -109,6 +109,16 @@ impl Sleeper {
         self.cond.notify_one();
     }
 
+    /// Consumes a signal if one came; never waits.
+    pub(crate) fn try_take(&self) -> bool {
+        std::mem::replace(&mut *self.signalled.lock(), false)
+    }
+
+    /// Whether a signal came (without consuming it).
+    pub(crate) fn is_signalled(&self) -> bool {
+        *self.signalled.lock()
+    }
+
     /// Sleeps until signalled or `deadline`; returns whether it was signalled
     /// (and consumes the signal).
     pub(crate) fn sleep(&self, deadline: Option<Instant>) -> bool {

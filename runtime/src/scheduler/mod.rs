@@ -34,14 +34,15 @@ pub(crate) mod registry;
 pub(crate) mod worker;
 
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crossbeam_deque::{Injector, Stealer};
 use parking_lot::Mutex;
 
 use crate::goroutine::{G, Output};
+use crate::net::poller::Poller;
 use crate::park::Waiter;
 use crate::stack;
 use crate::time::TimerTask;
@@ -97,6 +98,8 @@ pub(crate) struct Shared {
     /// Default stack size of this runtime's goroutines (rounded).
     pub(crate) stack_size: usize,
     pub(crate) epoch: Instant,
+    /// The netpoller, made when the first socket waits.
+    poller: OnceLock<io::Result<Poller>>,
 }
 
 impl Shared {
@@ -120,7 +123,18 @@ impl Shared {
             shut_down: AtomicBool::new(false),
             stack_size: stack::round_size(stack_size),
             epoch: Instant::now(),
+            poller: OnceLock::new(),
         }
+    }
+
+    /// The netpoller, made on first use.
+    pub(crate) fn poller(&self) -> io::Result<&Poller> {
+        self.poller.get_or_init(Poller::new).as_ref().map_err(|e| io::Error::new(e.kind(), e.to_string()))
+    }
+
+    /// The netpoller if it exists and goroutines wait on it.
+    pub(crate) fn active_poller(&self) -> Option<&Poller> {
+        self.poller.get()?.as_ref().ok().filter(|p| p.has_waiters())
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
@@ -167,6 +181,15 @@ impl Shared {
     pub(crate) fn wake_worker(&self) {
         if let Some(index) = self.idle.pick_sleeper() {
             self.slots[index].sleeper.signal();
+            self.interrupt_poll(Some(index));
+        }
+    }
+
+    /// Interrupts `epoll_wait` if worker `index` (any, with `None`) is
+    /// blocked in it.
+    fn interrupt_poll(&self, index: Option<usize>) {
+        if let Some(Ok(poller)) = self.poller.get() {
+            poller.interrupt_if_blocked(index);
         }
     }
 
@@ -207,6 +230,7 @@ impl Shared {
         for slot in self.slots.iter() {
             slot.sleeper.signal();
         }
+        self.interrupt_poll(None);
     }
 
     /// After the workers have exited: unwinds every goroutine left, which
@@ -254,6 +278,9 @@ impl Shared {
                 // sees the new deadline, or we see it registered as asleep.
                 std::sync::atomic::fence(Ordering::SeqCst);
                 self.wake_worker();
+                // A worker blocked in epoll_wait sleeps until its own
+                // deadline: make it look at the timers again.
+                self.interrupt_poll(None);
             }
         }
     }

@@ -289,8 +289,20 @@ impl Worker {
             if timers.next_deadline(self.shared.epoch).is_some() {
                 timers.run_due(self.shared.epoch, Instant::now(), false);
             }
+            // Every 61st round, and whenever we run dry, look for ready
+            // sockets without blocking, so I/O is seen while all are busy.
+            if self.tick.get() % GLOBAL_QUEUE_INTERVAL == 0
+                && let Some(poller) = self.shared.active_poller()
+            {
+                poller.poll(Some(Duration::ZERO));
+            }
             let found = self.next_local().or_else(|| {
                 if self.shared.run_timers(self.index, Instant::now()) > 0 {
+                    return self.next_local();
+                }
+                if let Some(poller) = self.shared.active_poller()
+                    && poller.poll(Some(Duration::ZERO)) > 0
+                {
                     return self.next_local();
                 }
                 if !self.spinning.get() && self.shared.idle.try_start_spinning() {
@@ -386,6 +398,37 @@ impl Worker {
         None
     }
 
+    /// Go's findrunnable blocking in netpoll: with goroutines waiting for
+    /// I/O and no other worker in `epoll_wait`, sleep there (until the next
+    /// timer) instead of on the condition variable; `wake_worker` and
+    /// `add_task` interrupt it through the eventfd. Returns false if it did
+    /// not poll (the caller sleeps as usual); true once it has, with the
+    /// idle bookkeeping done: it is the spinner if a waker picked it.
+    fn poll_instead_of_sleeping(&self, wake_at: Option<Instant>) -> bool {
+        let shared = &self.shared;
+        let Some(poller) = shared.active_poller() else { return false };
+        if !poller.start_blocking(self.index) {
+            return false;
+        }
+        let sleeper = &self.slot().sleeper;
+        // A waker that saw us registered but not yet blocked signalled the
+        // sleeper instead of the eventfd: do not block then.
+        if !sleeper.is_signalled() {
+            poller.poll(wake_at.map(|t| t.saturating_duration_since(Instant::now())));
+        }
+        poller.stop_blocking();
+        if !sleeper.try_take() {
+            if shared.idle.remove_sleeper(self.index) {
+                // Events, a timer or nothing: look for work, not as the spinner.
+                return true;
+            }
+            // A waker picked us meanwhile: its signal is coming.
+            sleeper.sleep(None);
+        }
+        self.spinning.set(true);
+        true
+    }
+
     /// Takes a victim's `runnext` if it stays there for [`RUNNEXT_GRACE`].
     fn steal_runnext(&self, victim: usize) -> Option<Arc<G>> {
         let slot = &self.shared.slots[victim].runnext;
@@ -429,6 +472,9 @@ impl Worker {
         std::sync::atomic::fence(Ordering::SeqCst);
         let wake_at = shared.earliest_timer();
         let sleeper = &self.slot().sleeper;
+        if self.poll_instead_of_sleeping(wake_at) {
+            return;
+        }
         if !sleeper.sleep(wake_at) {
             if shared.idle.remove_sleeper(self.index) {
                 // Timed out: a timer is due. We are not the spinner.
