@@ -5,7 +5,12 @@
 # target/compare/results.csv and a bar chart of the ratios,
 # target/compare/results.png.
 #
-# Usage: benches/compare/run.sh [workload ...]      (default: all eight)
+# Usage: benches/compare/run.sh [workload ...]      (default: all of them)
+#
+# `echo` is a server workload: each side runs as `serve-echo ADDR` and the Go
+# load client (`go-compare load-echo ADDR M`: 64 connections x M round trips
+# of 64 bytes) drives it; the value is wall time per round trip, so a ratio
+# below 1.0 means more round trips per second than Go.
 #
 # Environment:
 #   RUNS=3              runs per side and workload
@@ -26,10 +31,10 @@ ROOT=$PWD
 OUT=target/compare
 
 # The workloads and their default sizes, in the order of WORKLOADS.md.
-WORKLOADS=(spawn pingpong prodcons chain select parked timers mutex)
+WORKLOADS=(spawn pingpong prodcons chain select parked timers mutex echo)
 declare -A DEFAULT_SIZE=(
   [spawn]=1000000 [pingpong]=1000000 [prodcons]=4000000 [chain]=100000
-  [select]=1000000 [parked]=100000 [timers]=100000 [mutex]=1000000
+  [select]=1000000 [parked]=100000 [timers]=100000 [mutex]=1000000 [echo]=10000
 )
 # Exit status of the gort binary for a workload it does not implement yet.
 NOT_IMPLEMENTED=3
@@ -66,7 +71,11 @@ measure() {
   local side=$1 bin=$2 workload=$3 size=$4
   local out status=0 err_file errors
   err_file=$(mktemp)
-  out=$(GOMAXPROCS=$WORKERS GORT_WORKERS=$WORKERS "$bin" "$workload" "$size" 2>"$err_file") || status=$?
+  if [[ $workload == echo ]]; then
+    out=$(measure_server "$bin" serve-echo load-echo "$size" 2>"$err_file") || status=$?
+  else
+    out=$(GOMAXPROCS=$WORKERS GORT_WORKERS=$WORKERS "$bin" "$workload" "$size" 2>"$err_file") || status=$?
+  fi
   errors=$(<"$err_file")
   rm -f "$err_file"
   if ((status == NOT_IMPLEMENTED)) && [[ $side == gort ]]; then
@@ -85,6 +94,25 @@ measure() {
     return 1
   fi
   echo "$value"
+}
+
+# measure_server BINARY SERVE_MODE LOAD_MODE SIZE starts BINARY as a server on
+# a free loopback port, waits until it accepts, runs the Go load client
+# against it and prints the client's result line; then stops the server.
+measure_server() {
+  local bin=$1 serve=$2 load=$3 size=$4 port srv status=0 out
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  GOMAXPROCS=$WORKERS GORT_WORKERS=$WORKERS "$bin" "$serve" "127.0.0.1:$port" 2>/dev/null &
+  srv=$!
+  for _ in {1..200}; do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.05
+  done
+  out=$(GOMAXPROCS=$WORKERS "$GO_BIN" "$load" "127.0.0.1:$port" "$size") || status=$?
+  kill "$srv" 2>/dev/null
+  wait "$srv" 2>/dev/null || true
+  ((status == 0)) || return "$status"
+  echo "$out"
 }
 
 # median VALUE... prints the median (the mean of the middle two for an even
@@ -137,6 +165,8 @@ for workload in "${selected[@]}"; do
   unit=ns/op
   if [[ $workload == parked ]]; then
     unit=B/goroutine
+  elif [[ $workload == echo ]]; then
+    unit=ns/roundtrip
   fi
 
   go_runs=()

@@ -7,6 +7,9 @@
 //	go-compare <workload> [size]   run one workload, print one result line
 //	go-compare serve-echo ADDR     TCP echo server, runs until killed
 //	go-compare serve-http ADDR     HTTP/1.1 "Hello, World!" server, runs until killed
+//	go-compare load-echo ADDR [M]  the echo load client: 64 connections x M round
+//	                               trips of 64 bytes (M = 10,000); prints
+//	                               "echo M <ns per round trip> rps=<round trips/s>"
 //
 // A workload prints exactly one line to stdout,
 //
@@ -451,6 +454,67 @@ func vmRSS() (int64, error) {
 	return 0, errors.New("no VmRSS line in /proc/self/status")
 }
 
+// Load-client shape of shared/bench/WORKLOADS.md: C connections, S bytes.
+const (
+	echoConns = 64
+	echoBytes = 64
+)
+
+// loadEcho drives the echo server at addr with echoConns connections, each
+// doing m round trips of echoBytes, and checks every byte that comes back.
+// It reports wall time per round trip (all connections together).
+func loadEcho(addr string, m int) (result, error) {
+	conns := make([]net.Conn, echoConns)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return result{}, err
+		}
+		c.(*net.TCPConn).SetNoDelay(true)
+		conns[i] = c
+	}
+	errs := make(chan error, echoConns)
+	start := time.Now()
+	for i, c := range conns {
+		go func() {
+			msg := make([]byte, echoBytes)
+			back := make([]byte, echoBytes)
+			for t := range m {
+				for j := range msg {
+					msg[j] = byte(i + t + j)
+				}
+				if _, err := c.Write(msg); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := io.ReadFull(c, back); err != nil {
+					errs <- err
+					return
+				}
+				if string(back) != string(msg) {
+					errs <- fmt.Errorf("connection %d trip %d: wrong bytes back", i, t)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range conns {
+		if err := <-errs; err != nil {
+			return result{}, err
+		}
+	}
+	elapsed := time.Since(start)
+	for _, c := range conns {
+		c.Close()
+	}
+	trips := echoConns * m
+	return result{
+		perOp: nsPerOp(elapsed, trips),
+		extra: fmt.Sprintf("rps=%.0f", float64(trips)/elapsed.Seconds()),
+	}, nil
+}
+
 func usage() {
 	names := make([]string, len(workloads))
 	for i, w := range workloads {
@@ -458,6 +522,7 @@ func usage() {
 	}
 	fmt.Fprintf(os.Stderr, "usage: go-compare <workload> [size]\n"+
 		"       go-compare serve-echo|serve-http ADDR\n"+
+		"       go-compare load-echo ADDR [round trips per connection]\n"+
 		"workloads: %s\n", strings.Join(names, ", "))
 	os.Exit(2)
 }
@@ -466,7 +531,27 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("go-compare: ")
 	args := os.Args[1:]
-	if len(args) == 0 || len(args) > 2 {
+	if len(args) == 0 || len(args) > 3 {
+		usage()
+	}
+
+	if args[0] == "load-echo" && len(args) >= 2 {
+		m := 10_000
+		if len(args) == 3 {
+			n, err := strconv.Atoi(args[2])
+			if err != nil || n < 1 {
+				usage()
+			}
+			m = n
+		}
+		r, err := loadEcho(args[1], m)
+		if err != nil {
+			log.Fatalf("load-echo %s: %v", args[1], err)
+		}
+		fmt.Printf("echo %d %.1f %s\n", m, r.perOp, r.extra)
+		return
+	}
+	if len(args) > 2 {
 		usage()
 	}
 

@@ -7,6 +7,7 @@
 //! that need parts of gort not built yet exit 3 ("not implemented yet"),
 //! which `run.sh` reports as n/a. The Go twin is `go/main.go`.
 
+use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -339,13 +340,51 @@ fn mutex(n: usize) -> Result<Outcome, String> {
     }
 }
 
+/// serve-echo: one goroutine per connection copies every byte back, until
+/// the process is killed (the Go twin uses io.Copy).
+fn serve_echo(addr: &str) -> std::io::Result<()> {
+    let listener = gort::net::TcpListener::bind(addr)?;
+    eprintln!("gort-compare: echo server listening on {}", listener.local_addr()?);
+    loop {
+        let (conn, _) = listener.accept()?;
+        go!(move || {
+            let _ = conn.set_nodelay(true);
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match (&conn).read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if (&conn).write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let names: Vec<&str> = WORKLOADS.iter().map(|w| w.0).collect();
     let Some(name) = args.get(1) else {
-        eprintln!("usage: gort-compare <workload> [size]\nworkloads: {}", names.join(" "));
+        eprintln!(
+            "usage: gort-compare <workload> [size]\n       gort-compare serve-echo ADDR\nworkloads: {}",
+            names.join(" ")
+        );
         return ExitCode::from(2);
     };
+    if name == "serve-echo" {
+        let Some(addr) = args.get(2).cloned() else {
+            eprintln!("usage: gort-compare serve-echo ADDR");
+            return ExitCode::from(2);
+        };
+        if let Err(e) = gort::run(move || serve_echo(&addr)) {
+            eprintln!("gort-compare: serve-echo: {e}");
+            return ExitCode::from(1);
+        }
+        return ExitCode::SUCCESS;
+    }
     let Some(&(name, default_size, body)) = WORKLOADS.iter().find(|w| w.0 == name) else {
         eprintln!("unknown workload {name:?}; workloads: {}", names.join(" "));
         return ExitCode::from(2);
