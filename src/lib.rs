@@ -60,7 +60,7 @@ pub mod time {
 
 /// Goroutine-aware sockets (Go's `net`): std's API, parking goroutines.
 pub mod net {
-    pub use gort_runtime::net::{TcpListener, TcpStream};
+    pub use gort_runtime::net::{TcpListener, TcpStream, UdpSocket};
 }
 
 /// Cancellation trees (Go's `context`).

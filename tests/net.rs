@@ -54,9 +54,25 @@ fn client(addr: std::net::SocketAddr, id: u64, trips: usize) -> io::Result<usize
     Ok(total)
 }
 
+/// Raises the soft open-files limit to the hard one: each connection costs
+/// two descriptors here (both ends live in this process).
+fn raise_fd_limit() -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: reading and setting this process's own limit.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+    }
+    lim.rlim_cur
+}
+
 #[test]
-fn many_concurrent_connections_echo_on_goroutines() {
-    let conns = scaled(2_000);
+fn ten_thousand_concurrent_connections_echo_on_goroutines() {
+    let limit = raise_fd_limit();
+    let conns = scaled(10_000).min((limit as usize).saturating_sub(100) / 2);
+    assert!(conns >= scaled(10_000) / 2, "the open-files limit ({limit}) is too low for this test");
     let total = within(LIMIT, move || {
         gort::run(move || {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -164,6 +180,55 @@ fn a_reset_connection_is_an_error_not_a_panic() {
             let (_read_ok, write_failed) = server.join().unwrap();
             assert!(write_failed, "writing to a reset connection fails");
         });
+    });
+}
+
+#[test]
+fn closing_a_listener_wakes_every_accept_with_an_error() {
+    within(LIMIT, || {
+        let listener = std::sync::Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+        let goroutines: Vec<_> = (0..3)
+            .map(|_| {
+                let l = listener.clone();
+                go!(move || l.accept().map(|_| ()))
+            })
+            .collect();
+        let l = listener.clone();
+        let thread = std::thread::spawn(move || l.accept().map(|_| ()));
+        std::thread::sleep(Duration::from_millis(50));
+        listener.close().unwrap();
+        for h in goroutines {
+            let err = h.join().unwrap().unwrap_err();
+            assert!(err.to_string().contains("closed"), "{err}");
+        }
+        assert!(thread.join().unwrap().is_err());
+        assert!(listener.accept().is_err(), "a closed listener accepts nothing");
+    });
+}
+
+#[test]
+fn udp_datagrams_between_goroutines_and_threads() {
+    within(LIMIT, || {
+        let server = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let n = 200;
+        let echo = go!(move || {
+            let mut buf = [0u8; 64];
+            for _ in 0..n {
+                let (len, from) = server.recv_from(&mut buf).unwrap();
+                server.send_to(&buf[..len], from).unwrap();
+            }
+        });
+        let client = gort::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.connect(addr).unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        for i in 0..n as u32 {
+            client.send(&i.to_le_bytes()).unwrap();
+            let mut buf = [0u8; 4];
+            assert_eq!(client.recv(&mut buf).unwrap(), 4);
+            assert_eq!(u32::from_le_bytes(buf), i);
+        }
+        echo.join().unwrap();
     });
 }
 

@@ -8,5 +8,7 @@
 pub(crate) mod poller;
 mod socket;
 mod tcp;
+mod udp;
 
 pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;

@@ -37,11 +37,13 @@ pub(crate) enum Side {
     Write,
 }
 
-/// One side's state: an event seen and not yet consumed, and who waits.
+/// One side's state: an event seen and not yet consumed, and who waits
+/// (several goroutines may wait on one side, as acceptors on one listener:
+/// an event wakes them all and the losers wait again).
 #[derive(Default)]
 struct SideState {
     ready: bool,
-    waiter: Option<Waiter>,
+    waiters: Vec<Waiter>,
 }
 
 #[derive(Default)]
@@ -72,9 +74,7 @@ impl PollDesc {
             if hit {
                 let s = st.side(side);
                 s.ready = true;
-                if let Some(w) = s.waiter.take() {
-                    wakeups.extend(w.unpark_deferred());
-                }
+                wakeups.extend(s.waiters.drain(..).filter_map(|w| w.unpark_deferred()));
             }
         }
     }
@@ -131,10 +131,16 @@ impl Poller {
     pub(crate) fn deregister(&self, fd: RawFd, pd: &'static PollDesc) {
         // SAFETY: `fd` is still open; a null event is allowed for DEL.
         unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) };
+        self.wake_all(pd);
+        self.free.lock().push(pd);
+    }
+
+    /// Marks both sides of `pd` ready and wakes their waiters (a socket
+    /// being closed under them: they retry and see the error).
+    pub(crate) fn wake_all(&self, pd: &PollDesc) {
         let mut wakeups = Vec::new();
         pd.notify(true, true, &mut wakeups);
         drop(wakeups);
-        self.free.lock().push(pd);
     }
 
     /// True when some goroutine waits for I/O (so polling can find work).
@@ -200,28 +206,33 @@ impl Poller {
         unsafe { libc::read(self.event.as_raw_fd(), (&mut buf as *mut u64).cast(), 8) };
     }
 
-    /// Parks the current goroutine until `side` of `pd` is ready or
-    /// `deadline` passes (`Err(TimedOut)`).
+    /// Parks the current goroutine until `side` of `pd` may be ready, or
+    /// `deadline` passes (`Err(TimedOut)`). Returns at the first wake-up:
+    /// the caller retries its operation, which tells whether it can go on
+    /// (another waiter may have used the readiness, or the socket may be
+    /// closing).
     pub(crate) fn wait(&self, pd: &PollDesc, side: Side, deadline: Option<Instant>) -> io::Result<()> {
         let mut st = pd.state.lock();
-        loop {
-            let s = st.side(side);
-            if std::mem::take(&mut s.ready) {
-                return Ok(());
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-            s.waiter = Some(Waiter::current());
-            self.waiters.fetch_add(1, Ordering::AcqRel);
-            let wake = park(WaitReason::IoWait, deadline, st);
-            self.waiters.fetch_sub(1, Ordering::AcqRel);
-            st = pd.state.lock();
-            st.side(side).waiter = None;
-            if wake == Wake::TimedOut && !st.side(side).ready {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
+        if std::mem::take(&mut st.side(side).ready) {
+            return Ok(());
         }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let me = Waiter::current();
+        st.side(side).waiters.push(me.clone());
+        self.waiters.fetch_add(1, Ordering::AcqRel);
+        let wake = park(WaitReason::IoWait, deadline, st);
+        self.waiters.fetch_sub(1, Ordering::AcqRel);
+        let mut st = pd.state.lock();
+        let s = st.side(side);
+        // Gone already if an event woke us; still there after a time-out.
+        s.waiters.retain(|w| !w.same_waiter(&me));
+        let ready = std::mem::take(&mut s.ready);
+        if wake == Wake::TimedOut && !ready {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        Ok(())
     }
 }
 

@@ -70,6 +70,18 @@ impl<S: AsRawFd> Socket<S> {
     }
 }
 
+impl<S: AsRawFd> Socket<S> {
+    /// Wakes every goroutine waiting on this socket (they retry their
+    /// operation); threads in `poll(2)` are woken by the kernel.
+    pub(crate) fn wake_waiters(&self) {
+        if let Some(Ok(reg)) = self.reg.get()
+            && let Ok(poller) = reg.shared.poller()
+        {
+            poller.wake_all(reg.pd);
+        }
+    }
+}
+
 impl<S: AsRawFd> Drop for Socket<S> {
     fn drop(&mut self) {
         if let Some(Ok(reg)) = self.reg.get()

@@ -5,6 +5,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -45,6 +46,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
 /// ```
 pub struct TcpListener {
     sock: Socket<net::TcpListener>,
+    closed: AtomicBool,
 }
 
 impl TcpListener {
@@ -61,7 +63,14 @@ impl TcpListener {
     /// assert_ne!(l.local_addr().unwrap().port(), 0);
     /// ```
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        Ok(TcpListener::from(net::TcpListener::bind(addr)?))
+        let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to bind to");
+        for a in addr.to_socket_addrs()? {
+            match listen(&a) {
+                Ok(l) => return Ok(TcpListener::from(l)),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     /// Waits for a connection: Go's `l.Accept()`. When the process is out of
@@ -84,7 +93,13 @@ impl TcpListener {
     /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         loop {
-            match self.sock.retry(Side::Read, None, |l| l.accept()) {
+            // Checked at every attempt: after `close`, accept(2) may report
+            // EAGAIN rather than an error.
+            let attempt = |l: &net::TcpListener| {
+                if self.closed.load(Ordering::Acquire) { Err(closed_listener()) } else { l.accept() }
+            };
+            match self.sock.retry(Side::Read, None, attempt) {
+                Err(_) if self.closed.load(Ordering::Acquire) => return Err(closed_listener()),
                 Ok((s, peer)) => {
                     s.set_nonblocking(true)?;
                     return Ok((TcpStream::from_nonblocking(s), peer));
@@ -93,6 +108,37 @@ impl TcpListener {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Stops listening, as Go's `l.Close()`: goroutines (and threads)
+    /// waiting in [`accept`](Self::accept) wake with an error, and later
+    /// accepts fail at once. The descriptor itself is closed on drop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gort_runtime::net::TcpListener;
+    /// use std::sync::Arc;
+    /// let l = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+    /// let l2 = l.clone();
+    /// let waiting = gort_runtime::spawn(move || l2.accept().map(|_| ()));
+    /// std::thread::sleep(std::time::Duration::from_millis(20));
+    /// l.close().unwrap();
+    /// assert!(waiting.join().unwrap().is_err());
+    /// ```
+    pub fn close(&self) -> io::Result<()> {
+        self.closed.store(true, Ordering::Release);
+        // SAFETY: shutting down our own open socket; on Linux this wakes
+        // threads blocked in accept or poll on it.
+        let rc = unsafe { libc::shutdown(self.sock.fd(), libc::SHUT_RDWR) };
+        self.sock.wake_waiters();
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ENOTCONN) {
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// The address it listens on.
@@ -137,7 +183,7 @@ impl From<net::TcpListener> for TcpListener {
     /// ```
     fn from(l: net::TcpListener) -> TcpListener {
         l.set_nonblocking(true).expect("cannot switch a TcpListener to non-blocking mode");
-        TcpListener { sock: Socket::new(l) }
+        TcpListener { sock: Socket::new(l), closed: AtomicBool::new(false) }
     }
 }
 
@@ -409,7 +455,54 @@ impl TcpStream {
     }
 }
 
-fn check_timeout(timeout: Option<Duration>) -> io::Result<Option<Duration>> {
+/// Opens a listening socket on `addr` with the kernel's largest backlog
+/// (`net.core.somaxconn`), as Go does: std's 128 drops connection attempts
+/// when thousands of clients connect at once, and each costs a 1 s SYN
+/// retransmission.
+fn listen(addr: &SocketAddr) -> io::Result<net::TcpListener> {
+    let domain = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: socket(2) with constant arguments returns a new fd or -1.
+    let fd = unsafe { libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new socket nothing else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let one: libc::c_int = 1;
+    let (storage, len) = sockaddr(addr);
+    // SAFETY: plain calls on our own socket with live, correctly sized arguments.
+    let rc = unsafe {
+        if libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, (&one as *const libc::c_int).cast(), 4) < 0
+            || libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len) < 0
+        {
+            -1
+        } else {
+            libc::listen(fd, somaxconn())
+        }
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(net::TcpListener::from(owned))
+}
+
+/// The kernel's listen backlog limit (4096 on current kernels).
+fn somaxconn() -> libc::c_int {
+    static MAX: std::sync::OnceLock<libc::c_int> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(libc::SOMAXCONN)
+    })
+}
+
+/// Go's `net.ErrClosed`, for accepts on a closed listener.
+fn closed_listener() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "accept on a closed listener (use of closed network connection)")
+}
+
+pub(super) fn check_timeout(timeout: Option<Duration>) -> io::Result<Option<Duration>> {
     if timeout == Some(Duration::ZERO) {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot set a 0 duration timeout"));
     }
