@@ -60,7 +60,12 @@ pub mod time {
 
 /// Goroutine-aware sockets (Go's `net`): std's API, parking goroutines.
 pub mod net {
-    pub use gort_runtime::net::{TcpListener, TcpStream, UdpSocket};
+    pub use gort_runtime::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
+}
+
+/// Signals as channel values (Go's `os/signal`).
+pub mod signal {
+    pub use gort_channels::signal::notify;
 }
 
 /// Cancellation trees (Go's `context`).

@@ -266,3 +266,42 @@ fn one_goroutine_reads_while_another_writes_the_same_stream() {
         });
     });
 }
+
+#[test]
+fn unix_sockets_echo_between_goroutines() {
+    within(LIMIT, || {
+        let path = std::env::temp_dir().join(format!("gort-test-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = gort::net::UnixListener::bind(&path).unwrap();
+        let server = go!(move || {
+            for _ in 0..20 {
+                let (conn, _) = listener.accept().unwrap();
+                go!(move || {
+                    let mut buf = [0u8; 256];
+                    while let Ok(n @ 1..) = (&conn).read(&mut buf) {
+                        (&conn).write_all(&buf[..n]).unwrap();
+                    }
+                });
+            }
+        });
+        let clients: Vec<_> = (0..20u8)
+            .map(|i| {
+                let p = path.clone();
+                go!(move || {
+                    let mut s = gort::net::UnixStream::connect(&p).unwrap();
+                    for t in 0..50u8 {
+                        s.write_all(&[i, t]).unwrap();
+                        let mut back = [0u8; 2];
+                        s.read_exact(&mut back).unwrap();
+                        assert_eq!(back, [i, t]);
+                    }
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().unwrap();
+        }
+        server.join().unwrap();
+        std::fs::remove_file(&path).unwrap();
+    });
+}

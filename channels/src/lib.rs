@@ -15,6 +15,7 @@
 //! | `dynamic` | [`Select`], a select built at run time |
 //! | [`time`] | `after`, `tick`, `Timer`, `Ticker` |
 //! | [`context`] | cancellation trees (Go's `context`) |
+//! | [`signal`] | signals as channel values (Go's `signal.Notify`) |
 //! | `error`, `iter` | error types, iterators |
 //!
 //! # Examples
@@ -53,6 +54,7 @@ mod operand;
 mod queue;
 mod select;
 mod select_macro;
+pub mod signal;
 pub mod time;
 
 pub use dynamic::{Select, SelectedOp};
