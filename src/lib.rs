@@ -166,4 +166,6 @@ mod guide {
     mod from_go {}
     #[doc = include_str!("../docs/safety.md")]
     mod safety {}
+    #[doc = include_str!("../docs/servers.md")]
+    mod servers {}
 }

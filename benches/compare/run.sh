@@ -10,7 +10,10 @@
 # `echo` is a server workload: each side runs as `serve-echo ADDR` and the Go
 # load client (`go-compare load-echo ADDR M`: 64 connections x M round trips
 # of 64 bytes) drives it; the value is wall time per round trip, so a ratio
-# below 1.0 means more round trips per second than Go.
+# below 1.0 means more round trips per second than Go. `http` runs each side's
+# `serve-http` under `wrk -t2 -c64 -dSIZEs` (Debian package wrk); the value is
+# nanoseconds per request (1e9 / requests per second); every run's requests
+# per second and p99 latency are appended to target/compare/http-runs.txt.
 #
 # Environment:
 #   RUNS=3              runs per side and workload
@@ -31,10 +34,10 @@ ROOT=$PWD
 OUT=target/compare
 
 # The workloads and their default sizes, in the order of WORKLOADS.md.
-WORKLOADS=(spawn pingpong prodcons chain select parked timers mutex echo)
+WORKLOADS=(spawn pingpong prodcons chain select parked timers mutex echo http)
 declare -A DEFAULT_SIZE=(
   [spawn]=1000000 [pingpong]=1000000 [prodcons]=4000000 [chain]=100000
-  [select]=1000000 [parked]=100000 [timers]=100000 [mutex]=1000000 [echo]=10000
+  [select]=1000000 [parked]=100000 [timers]=100000 [mutex]=1000000 [echo]=10000 [http]=10
 )
 # Exit status of the gort binary for a workload it does not implement yet.
 NOT_IMPLEMENTED=3
@@ -73,6 +76,9 @@ measure() {
   err_file=$(mktemp)
   if [[ $workload == echo ]]; then
     out=$(measure_server "$bin" serve-echo load-echo "$size" 2>"$err_file") || status=$?
+  elif [[ $workload == http ]]; then
+    out=$(measure_server "$bin" serve-http wrk "$size" 2>"$err_file") || status=$?
+    echo "$side $out" >>"$OUT/http-runs.txt" # requests/s and p99 of every run
   else
     out=$(GOMAXPROCS=$WORKERS GORT_WORKERS=$WORKERS "$bin" "$workload" "$size" 2>"$err_file") || status=$?
   fi
@@ -108,11 +114,33 @@ measure_server() {
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.05
   done
-  out=$(GOMAXPROCS=$WORKERS "$GO_BIN" "$load" "127.0.0.1:$port" "$size") || status=$?
+  if [[ $load == wrk ]]; then
+    out=$(wrk_load "127.0.0.1:$port" "$size") || status=$?
+  else
+    out=$(GOMAXPROCS=$WORKERS "$GO_BIN" "$load" "127.0.0.1:$port" "$size") || status=$?
+  fi
   kill "$srv" 2>/dev/null
   wait "$srv" 2>/dev/null || true
   ((status == 0)) || return "$status"
   echo "$out"
+}
+
+# wrk_load ADDR SECONDS runs wrk with 2 threads and 64 connections and prints
+# "http SECONDS <ns per request> rps=<requests/s> p99=<latency>".
+wrk_load() {
+  command -v wrk >/dev/null || {
+    echo "run.sh: the http workload needs wrk (apt-get install wrk)" >&2
+    return 1
+  }
+  local report rps p99
+  report=$(wrk -t2 -c64 -d"$2s" --latency "http://$1/") || return 1
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$report")
+  p99=$(awk '$1 == "99%" { print $2 }' <<<"$report")
+  if grep -q 'Non-2xx\|Socket errors' <<<"$report"; then
+    echo "run.sh: wrk saw errors: $report" >&2
+    return 1
+  fi
+  awk -v s="$2" -v r="$rps" -v p="$p99" 'BEGIN { printf "http %s %.1f rps=%s p99=%s\n", s, 1e9 / r, r, p }'
 }
 
 # median VALUE... prints the median (the mean of the middle two for an even
@@ -167,6 +195,8 @@ for workload in "${selected[@]}"; do
     unit=B/goroutine
   elif [[ $workload == echo ]]; then
     unit=ns/roundtrip
+  elif [[ $workload == http ]]; then
+    unit=ns/request
   fi
 
   go_runs=()

@@ -340,6 +340,13 @@ fn mutex(n: usize) -> Result<Outcome, String> {
     }
 }
 
+// The HTTP server of examples/http_hello.rs, for `serve-http`. Hidden from
+// this binary's docs: the example's own docs link within the example.
+#[path = "../../../examples/http_hello.rs"]
+#[allow(dead_code)] // its `main` is the example's, not ours
+#[doc(hidden)]
+mod http_hello;
+
 /// serve-echo: one goroutine per connection copies every byte back, until
 /// the process is killed (the Go twin uses io.Copy).
 fn serve_echo(addr: &str) -> std::io::Result<()> {
@@ -369,18 +376,27 @@ fn main() -> ExitCode {
     let names: Vec<&str> = WORKLOADS.iter().map(|w| w.0).collect();
     let Some(name) = args.get(1) else {
         eprintln!(
-            "usage: gort-compare <workload> [size]\n       gort-compare serve-echo ADDR\nworkloads: {}",
+            "usage: gort-compare <workload> [size]\n       gort-compare serve-echo|serve-http ADDR\nworkloads: {}",
             names.join(" ")
         );
         return ExitCode::from(2);
     };
-    if name == "serve-echo" {
+    if name == "serve-echo" || name == "serve-http" {
         let Some(addr) = args.get(2).cloned() else {
-            eprintln!("usage: gort-compare serve-echo ADDR");
+            eprintln!("usage: gort-compare {name} ADDR");
             return ExitCode::from(2);
         };
-        if let Err(e) = gort::run(move || serve_echo(&addr)) {
-            eprintln!("gort-compare: serve-echo: {e}");
+        let http = name == "serve-http";
+        let served = gort::run(move || {
+            if http {
+                let listener = gort::net::TcpListener::bind(&addr)?;
+                http_hello::serve(listener, gort::context::background())
+            } else {
+                serve_echo(&addr)
+            }
+        });
+        if let Err(e) = served {
+            eprintln!("gort-compare: {name}: {e}");
             return ExitCode::from(1);
         }
         return ExitCode::SUCCESS;
