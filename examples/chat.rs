@@ -49,11 +49,15 @@
 //! cargo run --release --example netcat                  # in other terminals
 //! ```
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufReader, Write};
 use std::sync::Arc;
 
 use gort::net::{TcpListener, TcpStream};
 use gort::prelude::*;
+
+#[path = "support/lines.rs"]
+mod lines;
+use lines::scan_line;
 
 /// A client: its outgoing message channel (Go: `type client chan<- string`).
 type Client = Sender<String>;
@@ -166,24 +170,5 @@ fn client_writer(conn: Arc<TcpStream>, ch: Receiver<String>) {
         // NOTE: ignoring network errors. The loop goes on: the broadcaster
         // would wait for ever on a writer that stopped receiving.
         let _ = (&*conn).write_all(format!("{msg}\n").as_bytes());
-    }
-}
-
-/// Go's `bufio.Scanner` with `ScanLines`: the next line of `input` without
-/// its `\n` or `\r\n` (the last line may lack it), or `None` at the end of
-/// the input or on an error. Bytes that are not UTF-8 become U+FFFD.
-fn scan_line(input: &mut impl BufRead) -> Option<String> {
-    let mut line = Vec::new();
-    match input.read_until(b'\n', &mut line) {
-        Ok(0) | Err(_) => None,
-        Ok(_) => {
-            if line.last() == Some(&b'\n') {
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-            }
-            Some(String::from_utf8_lossy(&line).into_owned())
-        }
     }
 }

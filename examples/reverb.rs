@@ -46,7 +46,7 @@
 //! cargo run --release --example netcat                        # in another terminal
 //! ```
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufReader, Write};
 use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +54,10 @@ use std::time::Duration;
 use gort::net::{TcpListener, TcpStream};
 use gort::prelude::*;
 use gort::sync::WaitGroup;
+
+#[path = "support/lines.rs"]
+mod lines;
+use lines::scan_line;
 
 #[allow(dead_code)] // tests/net_examples.rs includes this file as a module and calls `serve`
 fn main() -> io::Result<()> {
@@ -130,23 +134,4 @@ fn echo(c: &TcpStream, shout: &str, delay: Duration) {
 /// as in Go: a client that has gone away misses its echoes.
 fn write_line(mut c: &TcpStream, text: &str) {
     let _ = c.write_all(format!("\t {text}\n").as_bytes());
-}
-
-/// Go's `bufio.Scanner` with `ScanLines`: the next line of `input` without
-/// its `\n` or `\r\n` (the last line may lack it), or `None` at the end of
-/// the input or on an error. Bytes that are not UTF-8 become U+FFFD.
-fn scan_line(input: &mut impl BufRead) -> Option<String> {
-    let mut line = Vec::new();
-    match input.read_until(b'\n', &mut line) {
-        Ok(0) | Err(_) => None,
-        Ok(_) => {
-            if line.last() == Some(&b'\n') {
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-            }
-            Some(String::from_utf8_lossy(&line).into_owned())
-        }
-    }
 }

@@ -5,6 +5,10 @@
 //! to it with real `TcpStream` clients, or runs netcat's `run` against a
 //! server of its own.
 
+// The examples include examples/support; loaded together here, a support
+// file is loaded once per example that uses it.
+#![allow(clippy::duplicate_mod)]
+
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
 use std::net::{Shutdown, SocketAddr};
