@@ -1,12 +1,15 @@
 //! What every gort socket shares: a non-blocking std socket, its netpoller
 //! registration (made at the first wait on a goroutine, with that
-//! goroutine's runtime), and the retry loop that turns `WouldBlock` into a
-//! park.
+//! goroutine's runtime), its read and write timeouts, and the retry loop
+//! that turns `WouldBlock` into a park. `stream_io!` gives a stream type
+//! `Read` and `Write` for itself and for `&` of it.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use super::poller::{PollDesc, Side, wait_thread};
 use crate::goroutine;
@@ -23,12 +26,48 @@ struct Registration {
 pub(crate) struct Socket<S: AsRawFd> {
     pub(crate) io: S,
     reg: OnceLock<io::Result<Registration>>,
+    read_timeout: Mutex<Option<Duration>>,
+    write_timeout: Mutex<Option<Duration>>,
 }
 
 impl<S: AsRawFd> Socket<S> {
     /// Wraps `io`, which must already be in non-blocking mode.
     pub(crate) fn new(io: S) -> Socket<S> {
-        Socket { io, reg: OnceLock::new() }
+        Socket { io, reg: OnceLock::new(), read_timeout: Mutex::new(None), write_timeout: Mutex::new(None) }
+    }
+
+    fn timeout_slot(&self, side: Side) -> &Mutex<Option<Duration>> {
+        match side {
+            Side::Read => &self.read_timeout,
+            Side::Write => &self.write_timeout,
+        }
+    }
+
+    /// How long one operation on `side` may wait (`None`: for ever).
+    pub(crate) fn timeout(&self, side: Side) -> Option<Duration> {
+        *self.timeout_slot(side).lock()
+    }
+
+    /// Sets [`timeout`](Self::timeout); a zero duration is `InvalidInput`, as std.
+    pub(crate) fn set_timeout(&self, side: Side, timeout: Option<Duration>) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot set a 0 duration timeout"));
+        }
+        *self.timeout_slot(side).lock() = timeout;
+        Ok(())
+    }
+
+    /// Wraps a clone of `io` with this socket's timeouts.
+    pub(crate) fn clone_with(&self, io: S) -> Socket<S> {
+        let s = Socket::new(io);
+        *s.read_timeout.lock() = self.timeout(Side::Read);
+        *s.write_timeout.lock() = self.timeout(Side::Write);
+        s
+    }
+
+    /// [`retry`](Self::retry) with the side's timeout.
+    pub(crate) fn io<R>(&self, side: Side, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        self.retry(side, self.timeout(side), op)
     }
 
     pub(crate) fn fd(&self) -> RawFd {
@@ -97,3 +136,44 @@ impl<S: AsRawFd> Drop for Socket<S> {
 pub(crate) fn out_of_fds(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
 }
+
+/// `Read` and `Write` for a stream type `$t` (with a `sock: Socket<_>`
+/// field whose std type reads and writes through `&`), and for `&$t`, so
+/// one goroutine can read while another writes.
+macro_rules! stream_io {
+    ($t:ty) => {
+        impl std::io::Read for &$t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.sock.io(crate::net::poller::Side::Read, |mut s| std::io::Read::read(&mut s, buf))
+            }
+        }
+
+        impl std::io::Write for &$t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.sock.io(crate::net::poller::Side::Write, |mut s| std::io::Write::write(&mut s, buf))
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::io::Read::read(&mut &*self, buf)
+            }
+        }
+
+        impl std::io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                std::io::Write::write(&mut &*self, buf)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use stream_io;

@@ -2,16 +2,14 @@
 //! threads.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use super::poller::Side;
-use super::socket::{Socket, out_of_fds};
+use super::socket::{Socket, out_of_fds, stream_io};
 
 /// How long `accept` backs off when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
@@ -223,8 +221,6 @@ impl fmt::Debug for TcpListener {
 /// ```
 pub struct TcpStream {
     sock: Socket<net::TcpStream>,
-    read_timeout: Mutex<Option<Duration>>,
-    write_timeout: Mutex<Option<Duration>>,
 }
 
 impl TcpStream {
@@ -296,7 +292,7 @@ impl TcpStream {
     }
 
     fn from_nonblocking(s: net::TcpStream) -> TcpStream {
-        TcpStream { sock: Socket::new(s), read_timeout: Mutex::new(None), write_timeout: Mutex::new(None) }
+        TcpStream { sock: Socket::new(s) }
     }
 
     /// The remote address.
@@ -386,8 +382,7 @@ impl TcpStream {
     /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        *self.read_timeout.lock() = check_timeout(timeout)?;
-        Ok(())
+        self.sock.set_timeout(Side::Read, timeout)
     }
 
     /// Makes each write fail with `TimedOut` after waiting `timeout`.
@@ -406,8 +401,7 @@ impl TcpStream {
     /// assert_eq!(s.write_timeout().unwrap(), Some(Duration::from_secs(1)));
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        *self.write_timeout.lock() = check_timeout(timeout)?;
-        Ok(())
+        self.sock.set_timeout(Side::Write, timeout)
     }
 
     /// The read timeout.
@@ -420,7 +414,7 @@ impl TcpStream {
     /// assert_eq!(s.read_timeout().unwrap(), None);
     /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(*self.read_timeout.lock())
+        Ok(self.sock.timeout(Side::Read))
     }
 
     /// The write timeout.
@@ -433,7 +427,7 @@ impl TcpStream {
     /// assert_eq!(s.write_timeout().unwrap(), None);
     /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(*self.write_timeout.lock())
+        Ok(self.sock.timeout(Side::Write))
     }
 
     /// Another handle to the same connection (its own file descriptor), for
@@ -448,10 +442,9 @@ impl TcpStream {
     /// assert_eq!(s.local_addr().unwrap(), s2.local_addr().unwrap());
     /// ```
     pub fn try_clone(&self) -> io::Result<TcpStream> {
-        let s = TcpStream::from(self.sock.io.try_clone()?);
-        *s.read_timeout.lock() = *self.read_timeout.lock();
-        *s.write_timeout.lock() = *self.write_timeout.lock();
-        Ok(s)
+        let io = self.sock.io.try_clone()?;
+        io.set_nonblocking(true)?;
+        Ok(TcpStream { sock: self.sock.clone_with(io) })
     }
 }
 
@@ -502,13 +495,6 @@ fn closed_listener() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "accept on a closed listener (use of closed network connection)")
 }
 
-pub(super) fn check_timeout(timeout: Option<Duration>) -> io::Result<Option<Duration>> {
-    if timeout == Some(Duration::ZERO) {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "cannot set a 0 duration timeout"));
-    }
-    Ok(timeout)
-}
-
 /// `addr` as a C socket address and its length.
 fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: an all-zero sockaddr_storage is a valid (unspecified) address.
@@ -541,39 +527,7 @@ fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     (storage, len as libc::socklen_t)
 }
 
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = *self.read_timeout.lock();
-        self.sock.retry(Side::Read, timeout, |mut s| s.read(buf))
-    }
-}
-
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let timeout = *self.write_timeout.lock();
-        self.sock.retry(Side::Write, timeout, |mut s| s.write(buf))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+stream_io!(TcpStream);
 
 impl From<net::TcpStream> for TcpStream {
     /// Takes over a connected std stream, switching it to non-blocking mode.

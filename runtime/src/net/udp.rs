@@ -6,8 +6,6 @@ use std::net::{self, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
 use super::poller::Side;
 use super::socket::Socket;
 
@@ -31,8 +29,6 @@ use super::socket::Socket;
 /// ```
 pub struct UdpSocket {
     sock: Socket<net::UdpSocket>,
-    read_timeout: Mutex<Option<Duration>>,
-    write_timeout: Mutex<Option<Duration>>,
 }
 
 impl UdpSocket {
@@ -67,8 +63,7 @@ impl UdpSocket {
     /// assert_eq!(s.recv_from(&mut [0; 8]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let timeout = *self.read_timeout.lock();
-        self.sock.retry(Side::Read, timeout, |s| s.recv_from(buf))
+        self.sock.io(Side::Read, |s| s.recv_from(buf))
     }
 
     /// Sends `buf` to `addr`, waiting while the send buffer is full.
@@ -89,8 +84,7 @@ impl UdpSocket {
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to send to"))?;
-        let timeout = *self.write_timeout.lock();
-        self.sock.retry(Side::Write, timeout, |s| s.send_to(buf, addr))
+        self.sock.io(Side::Write, |s| s.send_to(buf, addr))
     }
 
     /// Sets the default peer for [`send`](Self::send) and
@@ -123,8 +117,7 @@ impl UdpSocket {
     /// assert_eq!(s.send(b"me").unwrap(), 2);
     /// ```
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        let timeout = *self.write_timeout.lock();
-        self.sock.retry(Side::Write, timeout, |s| s.send(buf))
+        self.sock.io(Side::Write, |s| s.send(buf))
     }
 
     /// Receives from the connected peer.
@@ -142,8 +135,7 @@ impl UdpSocket {
     /// assert_eq!(s.recv(&mut [0; 8]).unwrap(), 4);
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = *self.read_timeout.lock();
-        self.sock.retry(Side::Read, timeout, |s| s.recv(buf))
+        self.sock.io(Side::Read, |s| s.recv(buf))
     }
 
     /// The local address.
@@ -172,8 +164,7 @@ impl UdpSocket {
     /// assert!(s.set_read_timeout(Some(Duration::ZERO)).is_err());
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        *self.read_timeout.lock() = super::tcp::check_timeout(timeout)?;
-        Ok(())
+        self.sock.set_timeout(Side::Read, timeout)
     }
 
     /// Makes each send fail with `TimedOut` after waiting `timeout`.
@@ -190,8 +181,7 @@ impl UdpSocket {
     /// s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        *self.write_timeout.lock() = super::tcp::check_timeout(timeout)?;
-        Ok(())
+        self.sock.set_timeout(Side::Write, timeout)
     }
 
     /// Another handle to the same socket (its own file descriptor).
@@ -203,10 +193,9 @@ impl UdpSocket {
     /// assert_eq!(s.try_clone().unwrap().local_addr().unwrap(), s.local_addr().unwrap());
     /// ```
     pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        let s = UdpSocket::from(self.sock.io.try_clone()?);
-        *s.read_timeout.lock() = *self.read_timeout.lock();
-        *s.write_timeout.lock() = *self.write_timeout.lock();
-        Ok(s)
+        let io = self.sock.io.try_clone()?;
+        io.set_nonblocking(true)?;
+        Ok(UdpSocket { sock: self.sock.clone_with(io) })
     }
 }
 
@@ -226,7 +215,7 @@ impl From<net::UdpSocket> for UdpSocket {
     /// ```
     fn from(s: net::UdpSocket) -> UdpSocket {
         s.set_nonblocking(true).expect("cannot switch a UdpSocket to non-blocking mode");
-        UdpSocket { sock: Socket::new(s), read_timeout: Mutex::new(None), write_timeout: Mutex::new(None) }
+        UdpSocket { sock: Socket::new(s) }
     }
 }
 

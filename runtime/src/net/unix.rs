@@ -2,18 +2,15 @@
 //! goroutines instead of threads.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
 use super::poller::Side;
-use super::socket::{Socket, out_of_fds};
-use super::tcp::check_timeout;
+use super::socket::{Socket, out_of_fds, stream_io};
 
 /// A Unix-domain server socket whose `accept` parks the goroutine.
 ///
@@ -143,8 +140,6 @@ impl fmt::Debug for UnixListener {
 /// ```
 pub struct UnixStream {
     sock: Socket<net::UnixStream>,
-    read_timeout: Mutex<Option<Duration>>,
-    write_timeout: Mutex<Option<Duration>>,
 }
 
 impl UnixStream {
@@ -201,8 +196,7 @@ impl UnixStream {
     /// assert_eq!(a.read(&mut [0; 4]).unwrap_err().kind(), std::io::ErrorKind::TimedOut);
     /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        *self.read_timeout.lock() = check_timeout(timeout)?;
-        Ok(())
+        self.sock.set_timeout(Side::Read, timeout)
     }
 
     /// Makes each write fail with `TimedOut` after waiting `timeout`.
@@ -219,8 +213,7 @@ impl UnixStream {
     /// a.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
     /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        *self.write_timeout.lock() = check_timeout(timeout)?;
-        Ok(())
+        self.sock.set_timeout(Side::Write, timeout)
     }
 
     /// Another handle to the same connection (its own file descriptor).
@@ -232,46 +225,13 @@ impl UnixStream {
     /// assert!(a.try_clone().is_ok());
     /// ```
     pub fn try_clone(&self) -> io::Result<UnixStream> {
-        let s = UnixStream::from(self.sock.io.try_clone()?);
-        *s.read_timeout.lock() = *self.read_timeout.lock();
-        *s.write_timeout.lock() = *self.write_timeout.lock();
-        Ok(s)
+        let io = self.sock.io.try_clone()?;
+        io.set_nonblocking(true)?;
+        Ok(UnixStream { sock: self.sock.clone_with(io) })
     }
 }
 
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = *self.read_timeout.lock();
-        self.sock.retry(Side::Read, timeout, |mut s| s.read(buf))
-    }
-}
-
-impl Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let timeout = *self.write_timeout.lock();
-        self.sock.retry(Side::Write, timeout, |mut s| s.write(buf))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+stream_io!(UnixStream);
 
 impl From<net::UnixStream> for UnixStream {
     /// Takes over a std stream, switching it to non-blocking mode.
@@ -288,7 +248,7 @@ impl From<net::UnixStream> for UnixStream {
     /// ```
     fn from(s: net::UnixStream) -> UnixStream {
         s.set_nonblocking(true).expect("cannot switch a UnixStream to non-blocking mode");
-        UnixStream { sock: Socket::new(s), read_timeout: Mutex::new(None), write_timeout: Mutex::new(None) }
+        UnixStream { sock: Socket::new(s) }
     }
 }
 
