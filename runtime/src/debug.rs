@@ -1,9 +1,12 @@
 //! Introspection: what every goroutine of a runtime is doing.
 //!
 //! A snapshot, taken without stopping anything: by the time it is read a
-//! goroutine may have moved on. Go's `runtime.Stack(all)` in spirit; the
-//! full dump format comes with the diagnostics work.
+//! goroutine may have moved on. Go's `runtime.Stack(all)` in spirit:
+//! [`dump`] prints one header line per goroutine in Go's words, without the
+//! stack traces (a parked coroutine's stack is not walked).
 
+use std::fmt;
+use std::io::Write;
 use std::time::Duration;
 
 use crate::park::WaitReason;
@@ -28,6 +31,68 @@ pub struct GoroutineInfo {
     pub wait_reason: Option<&'static str>,
     /// How long it has been parked.
     pub waiting_for: Option<Duration>,
+}
+
+impl fmt::Display for GoroutineInfo {
+    /// Go's traceback header: `goroutine 7 [chan receive, 3s]:`, with the
+    /// name after the id when there is one; `[running]` for a goroutine
+    /// that is not parked (running or runnable).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let me = gort_runtime::spawn(|| {
+    ///     let id = gort_runtime::current_id().unwrap();
+    ///     gort_runtime::debug::goroutines().into_iter().find(|g| g.id == id).unwrap()
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(me.to_string(), format!("goroutine {} [running]:", me.id));
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "goroutine {}", self.id)?;
+        if let Some(name) = &self.name {
+            write!(f, " ({name:?})")?;
+        }
+        match (self.wait_reason, self.waiting_for) {
+            (Some(reason), Some(d)) => write!(f, " [{reason}, {}]:", Rounded(d)),
+            (Some(reason), None) => write!(f, " [{reason}]:"),
+            (None, _) => f.write_str(" [running]:"),
+        }
+    }
+}
+
+/// A wait shown as Go shows it: whole minutes past a minute, else seconds
+/// or milliseconds.
+struct Rounded(Duration);
+
+impl fmt::Display for Rounded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d >= Duration::from_secs(60) {
+            write!(f, "{} minutes", d.as_secs() / 60)
+        } else if d >= Duration::from_secs(1) {
+            write!(f, "{}s", d.as_secs())
+        } else {
+            write!(f, "{}ms", d.as_millis())
+        }
+    }
+}
+
+/// Prints every live goroutine of the current runtime to stderr, one
+/// [`GoroutineInfo`] header per goroutine, as Go's dump on `SIGQUIT` starts
+/// each stack.
+///
+/// # Examples
+///
+/// ```
+/// gort_runtime::spawn(gort_runtime::debug::dump).join().unwrap();
+/// ```
+pub fn dump() {
+    let mut out = std::io::stderr().lock();
+    for g in goroutines() {
+        let _ = writeln!(out, "{g}\n");
+    }
 }
 
 /// Every live goroutine of the current runtime (the running goroutine's, or
