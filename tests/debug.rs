@@ -88,3 +88,33 @@ fn parked_goroutines_show_gos_wait_reasons() {
         drop(rt);
     });
 }
+
+#[test]
+fn sigquit_dumps_every_goroutine_and_exits_2_when_asked() {
+    const CHILD: &str = "GORT_TEST_SIGQUIT_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let rt = gort::Runtime::builder().workers(1).build().unwrap();
+        let h = gort::Builder::new()
+            .name("waiting")
+            .spawn_on(&rt, || {
+                Chan::<u8>::nil().recv();
+            })
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        // SAFETY: raising a signal in our own process; the runtime handles it.
+        unsafe { libc::raise(libc::SIGQUIT) };
+        std::thread::sleep(Duration::from_secs(10));
+        drop(h);
+        unreachable!("SIGQUIT must end the process");
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "sigquit_dumps_every_goroutine_and_exits_2_when_asked", "--nocapture"])
+        .env(CHILD, "1")
+        .env("GORT_DUMP_ON_SIGQUIT", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "exit status 2, as Go: {stderr}");
+    assert!(stderr.contains("SIGQUIT: quit"), "{stderr}");
+    assert!(stderr.contains("(\"waiting\") [chan receive (nil chan)"), "{stderr}");
+}

@@ -3,14 +3,20 @@
 //! A snapshot, taken without stopping anything: by the time it is read a
 //! goroutine may have moved on. Go's `runtime.Stack(all)` in spirit:
 //! [`dump`] prints one header line per goroutine in Go's words, without the
-//! stack traces (a parked coroutine's stack is not walked).
+//! stack traces (a parked coroutine's stack is not walked). With
+//! `GORT_DUMP_ON_SIGQUIT=1` in the environment, `SIGQUIT` (Ctrl-\\) prints
+//! the goroutines of every runtime and exits with status 2, as Go does.
 
 use std::fmt;
 use std::io::Write;
+use std::sync::{Arc, Once, Weak};
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::park::WaitReason;
 use crate::runtime::with_current_shared;
+use crate::scheduler::Shared;
 
 /// One goroutine, as [`goroutines`] saw it.
 ///
@@ -114,7 +120,14 @@ pub fn dump() {
 /// h.join().unwrap();
 /// ```
 pub fn goroutines() -> Vec<GoroutineInfo> {
-    let mut all: Vec<GoroutineInfo> = with_current_shared(|s| s.registry.snapshot())
+    with_current_shared(|s| infos(s))
+}
+
+/// The goroutines of runtime `shared`, ordered by id.
+fn infos(shared: &Shared) -> Vec<GoroutineInfo> {
+    let mut all: Vec<GoroutineInfo> = shared
+        .registry
+        .snapshot()
         .iter()
         .map(|g| {
             let reason = g.wait_reason();
@@ -128,4 +141,40 @@ pub fn goroutines() -> Vec<GoroutineInfo> {
         .collect();
     all.sort_by_key(|g| g.id);
     all
+}
+
+/// The runtimes a `SIGQUIT` dump covers.
+static DUMPED: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
+
+/// With `GORT_DUMP_ON_SIGQUIT=1`, makes `SIGQUIT` dump `shared`'s
+/// goroutines (and those of every runtime registered so far), then exit
+/// with status 2. Called for each runtime as it starts.
+pub(crate) fn dump_on_sigquit(shared: &Arc<Shared>) {
+    if std::env::var_os("GORT_DUMP_ON_SIGQUIT").is_none_or(|v| v != "1") {
+        return;
+    }
+    DUMPED.lock().push(Arc::downgrade(shared));
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let mut signals = match signal_hook::iterator::Signals::new([libc::SIGQUIT]) {
+            Ok(s) => s,
+            Err(e) => return eprintln!("gort: GORT_DUMP_ON_SIGQUIT: cannot handle SIGQUIT: {e}"),
+        };
+        let spawned = std::thread::Builder::new().name("gort-sigquit".into()).spawn(move || {
+            if signals.forever().next().is_some() {
+                let mut out = std::io::stderr().lock();
+                let _ = writeln!(out, "SIGQUIT: quit\n");
+                for shared in DUMPED.lock().iter().filter_map(Weak::upgrade) {
+                    for g in infos(&shared) {
+                        let _ = writeln!(out, "{g}\n");
+                    }
+                }
+                drop(out);
+                std::process::exit(2);
+            }
+        });
+        if let Err(e) = spawned {
+            eprintln!("gort: GORT_DUMP_ON_SIGQUIT: cannot start its thread: {e}");
+        }
+    });
 }

@@ -119,6 +119,7 @@ impl RuntimeBuilder {
         crate::fault::install_panic_hook();
         let queues: Vec<LocalQueue<_>> = (0..workers).map(|_| LocalQueue::new_fifo()).collect();
         let shared = Arc::new(Shared::new(queues.iter().map(LocalQueue::stealer).collect(), self.stack_size));
+        crate::debug::dump_on_sigquit(&shared);
         let exits = Arc::new(Exits::default());
         let mut threads = Vec::with_capacity(workers);
         for (index, queue) in queues.into_iter().enumerate() {
