@@ -57,6 +57,17 @@ impl std::error::Error for Error {}
 /// Cancels its context (and every context derived from it). Calling it
 /// again does nothing. Call it as `cancel()`; clones cancel the same
 /// context.
+///
+/// # Examples
+///
+/// ```
+/// use gort_channels::context::{background, with_cancel, CancelFunc};
+/// let (ctx, cancel): (_, CancelFunc) = with_cancel(&background());
+/// let again = cancel.clone();
+/// cancel();
+/// again(); // a no-op
+/// assert!(ctx.is_cancelled());
+/// ```
 pub type CancelFunc = Arc<dyn Fn() + Send + Sync>;
 
 /// A cancellation scope: Go's `context.Context`.
