@@ -79,6 +79,8 @@ pub(crate) struct Worker {
     rng: FastRand,
     /// Slices started (Go's `schedtick`).
     tick: Cell<u64>,
+    /// The tick at which `find` last polled the netpoller between slices.
+    polled_at: Cell<u64>,
     /// Inherited runs in the current slice, and when we first looked.
     inherited: Cell<u32>,
     inherit_start: Cell<Option<Instant>>,
@@ -177,6 +179,7 @@ impl Worker {
             local,
             rng: FastRand::new(index as u64),
             tick: Cell::new(0),
+            polled_at: Cell::new(u64::MAX),
             inherited: Cell::new(0),
             inherit_start: Cell::new(None),
             spinning: Cell::new(false),
@@ -289,9 +292,13 @@ impl Worker {
             if timers.next_deadline(self.shared.epoch).is_some() {
                 timers.run_due(self.shared.epoch, Instant::now(), false);
             }
-            // Every 61st round, and whenever we run dry, look for ready
+            // Every 61st time slice, and whenever we run dry, look for ready
             // sockets without blocking, so I/O is seen while all are busy.
-            if self.tick.get() % GLOBAL_QUEUE_INTERVAL == 0
+            // Once per slice: `runnext` chains keep the tick unchanged, and
+            // must not make a system call at every switch.
+            let tick = self.tick.get();
+            if tick % GLOBAL_QUEUE_INTERVAL == 0
+                && self.polled_at.replace(tick) != tick
                 && let Some(poller) = self.shared.active_poller()
             {
                 poller.poll(Some(Duration::ZERO));
