@@ -7,7 +7,6 @@
 //! that need parts of gort not built yet exit 3 ("not implemented yet"),
 //! which `run.sh` reports as n/a. The Go twin is `go/main.go`.
 
-use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -340,36 +339,17 @@ fn mutex(n: usize) -> Result<Outcome, String> {
     }
 }
 
-// The HTTP server of examples/http_hello.rs, for `serve-http`. Hidden from
-// this binary's docs: the example's own docs link within the example.
-#[path = "../../../examples/http_hello.rs"]
+// The servers of examples/echo.rs and examples/http_hello.rs, for
+// `serve-echo` and `serve-http`. Hidden from this binary's docs: the
+// examples' own docs link within the examples.
+#[path = "../../../examples/echo.rs"]
 #[allow(dead_code)] // its `main` is the example's, not ours
 #[doc(hidden)]
+mod echo;
+#[path = "../../../examples/http_hello.rs"]
+#[allow(dead_code)] // as above
+#[doc(hidden)]
 mod http_hello;
-
-/// serve-echo: one goroutine per connection copies every byte back, until
-/// the process is killed (the Go twin uses io.Copy).
-fn serve_echo(addr: &str) -> std::io::Result<()> {
-    let listener = gort::net::TcpListener::bind(addr)?;
-    eprintln!("gort-compare: echo server listening on {}", listener.local_addr()?);
-    loop {
-        let (conn, _) = listener.accept()?;
-        go!(move || {
-            let _ = conn.set_nodelay(true);
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match (&conn).read(&mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => {
-                        if (&conn).write_all(&buf[..n]).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-    }
-}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -387,12 +367,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         };
         let http = name == "serve-http";
+        let mode = name.clone();
         let served = gort::run(move || {
+            let listener = gort::net::TcpListener::bind(&addr)?;
+            eprintln!("gort-compare: {mode} listening on {}", listener.local_addr()?);
             if http {
-                let listener = gort::net::TcpListener::bind(&addr)?;
                 http_hello::serve(listener, gort::context::background())
             } else {
-                serve_echo(&addr)
+                echo::serve(listener);
+                Ok(())
             }
         });
         if let Err(e) = served {
