@@ -301,6 +301,11 @@ impl<T> Core<T> {
         }
     }
 
+    /// Receives, waiting as long as it takes: `None` once closed and drained.
+    pub(crate) fn recv_forever(&self) -> Option<T> {
+        self.recv(None).expect("a receive without deadline does not time out")
+    }
+
     pub(crate) fn try_send(&self, v: T) -> SendNow<T> {
         let Some(inner) = &self.0 else { return SendNow::Full(v) };
         let mut st = inner.lock();

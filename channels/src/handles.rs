@@ -264,7 +264,7 @@ macro_rules! recv_methods {
         /// assert_eq!(h.recv(), None);
         /// ```
         pub fn recv(&self) -> Option<T> {
-            self.core.recv(None).expect("a receive without deadline does not time out")
+            self.core.recv_forever()
         }
 
         /// Receives a value only if that needs no waiting.

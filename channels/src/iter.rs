@@ -29,7 +29,7 @@ impl<'a, T> Iter<'a, T> {
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
     fn next(&mut self) -> Option<T> {
-        self.core.recv(None).expect("a receive without deadline does not time out")
+        self.core.recv_forever()
     }
 }
 
@@ -91,6 +91,6 @@ impl<T> IntoIter<T> {
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
     fn next(&mut self) -> Option<T> {
-        self.core.recv(None).expect("a receive without deadline does not time out")
+        self.core.recv_forever()
     }
 }
