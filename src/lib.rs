@@ -43,8 +43,8 @@ pub use gort_channels::{
     TryRecvError, TrySendError, chan, select,
 };
 pub use gort_runtime::{
-    Builder, DEFAULT_STACK_SIZE, JoinHandle, LocalKey, MAIN_STACK_SIZE, Panic, Runtime, RuntimeBuilder, current_id,
-    goroutine_local, num_goroutine, run, spawn, yield_now,
+    Builder, DEFAULT_STACK_SIZE, JoinHandle, LocalKey, MAIN_STACK_SIZE, Metrics, Panic, Runtime, RuntimeBuilder,
+    blocking, current_id, goroutine_local, num_goroutine, run, spawn, yield_now,
 };
 
 /// Snapshots of what the goroutines are doing.

@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once, Weak};
 use std::time::Duration;
 
@@ -124,7 +125,7 @@ pub fn goroutines() -> Vec<GoroutineInfo> {
 }
 
 /// The goroutines of runtime `shared`, ordered by id.
-fn infos(shared: &Shared) -> Vec<GoroutineInfo> {
+pub(crate) fn infos(shared: &Shared) -> Vec<GoroutineInfo> {
     let mut all: Vec<GoroutineInfo> = shared
         .registry
         .snapshot()
@@ -141,6 +142,15 @@ fn infos(shared: &Shared) -> Vec<GoroutineInfo> {
         .collect();
     all.sort_by_key(|g| g.id);
     all
+}
+
+/// Threads this module started (the `SIGQUIT` dumper): they never wake a
+/// goroutine, so deadlock detection counts them as asleep.
+static HELPERS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many threads this module runs.
+pub(crate) fn helper_threads() -> usize {
+    HELPERS.load(Ordering::SeqCst)
 }
 
 /// The runtimes a `SIGQUIT` dump covers.
@@ -173,8 +183,11 @@ pub(crate) fn dump_on_sigquit(shared: &Arc<Shared>) {
                 std::process::exit(2);
             }
         });
-        if let Err(e) = spawned {
-            eprintln!("gort: GORT_DUMP_ON_SIGQUIT: cannot start its thread: {e}");
+        match spawned {
+            Ok(_) => {
+                HELPERS.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(e) => eprintln!("gort: GORT_DUMP_ON_SIGQUIT: cannot start its thread: {e}"),
         }
     });
 }

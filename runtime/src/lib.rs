@@ -29,11 +29,13 @@
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+mod blocking;
 pub mod debug;
 mod entry;
 mod fault;
 mod goroutine;
 mod local;
+mod metrics;
 pub mod net;
 pub mod park;
 mod rng;
@@ -45,8 +47,10 @@ pub mod sync;
 pub mod time;
 mod timer;
 
+pub use blocking::blocking;
 pub use goroutine::{current_id, yield_now};
 pub use local::LocalKey;
+pub use metrics::Metrics;
 pub use runtime::{MAIN_STACK_SIZE, Runtime, RuntimeBuilder, num_goroutine, run};
 pub use spawn::{Builder, JoinHandle, Panic, spawn};
 pub use stack::DEFAULT_STACK_SIZE;

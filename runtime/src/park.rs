@@ -34,7 +34,7 @@
 //! in a loop, as with `std::thread::park`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
@@ -84,6 +84,9 @@ pub enum WaitReason {
     CondWait,
     /// `Semaphore::acquire`.
     Semacquire,
+    /// Waiting for work handed to `gort::blocking` (Go shows a goroutine
+    /// in a blocking system call as `syscall`).
+    Syscall,
 }
 
 impl WaitReason {
@@ -112,12 +115,13 @@ impl WaitReason {
             WaitReason::RwLockWrite => "sync.RWMutex.Lock",
             WaitReason::CondWait => "sync.Cond.Wait",
             WaitReason::Semacquire => "semacquire",
+            WaitReason::Syscall => "syscall",
         }
     }
 
     pub(crate) fn from_index(i: u8) -> Option<WaitReason> {
         // In declaration order: `reason as u8` indexes it.
-        const ALL: [WaitReason; 15] = [
+        const ALL: [WaitReason; 16] = [
             WaitReason::ChanReceive,
             WaitReason::ChanSend,
             WaitReason::Select,
@@ -133,6 +137,7 @@ impl WaitReason {
             WaitReason::RwLockWrite,
             WaitReason::CondWait,
             WaitReason::Semacquire,
+            WaitReason::Syscall,
         ];
         ALL.get(i as usize).copied()
     }
@@ -476,7 +481,12 @@ impl Wakeup {
             Some(Target::Thread(p)) => {
                 // Taking the lock orders this signal after the parked
                 // thread's check of the state, so it cannot fall in between.
-                let _guard = p.lock.lock();
+                let mut counted = p.lock.lock();
+                // The thread is no longer asleep for good: uncount it before
+                // it runs, so a deadlock check never sees it as asleep then.
+                if std::mem::take(&mut *counted) {
+                    THREADS_PARKED_FOR_GOOD.fetch_sub(1, Ordering::SeqCst);
+                }
                 p.cond.notify_one();
             }
         }
@@ -519,11 +529,24 @@ pub fn park<L>(reason: WaitReason, deadline: Option<Instant>, unlock: L) -> Wake
     })
 }
 
+/// Plain threads parked without a deadline, in every runtime: they act
+/// again only when something else wakes them, so deadlock detection
+/// (`scheduler::deadlock`) counts them as asleep.
+static THREADS_PARKED_FOR_GOOD: AtomicUsize = AtomicUsize::new(0);
+
+/// How many plain threads are parked without a deadline right now.
+pub(crate) fn threads_parked_for_good() -> usize {
+    THREADS_PARKED_FOR_GOOD.load(Ordering::SeqCst)
+}
+
 /// Parks a plain OS thread: a state word plus a condition variable.
 #[derive(Debug, Default)]
 pub(crate) struct ThreadParker {
     state: ParkState,
-    lock: Mutex<()>,
+    /// True while the thread is counted in [`THREADS_PARKED_FOR_GOOD`]:
+    /// set by the thread as it sleeps without a deadline, cleared by
+    /// whoever wakes it (or by the thread, if it wakes spuriously).
+    lock: Mutex<bool>,
     cond: Condvar,
 }
 
@@ -537,7 +560,14 @@ impl ThreadParker {
                 return self.state.resume();
             }
             match deadline {
-                None => self.cond.wait(&mut guard),
+                None => {
+                    *guard = true;
+                    THREADS_PARKED_FOR_GOOD.fetch_add(1, Ordering::SeqCst);
+                    self.cond.wait(&mut guard);
+                    if std::mem::take(&mut *guard) {
+                        THREADS_PARKED_FOR_GOOD.fetch_sub(1, Ordering::SeqCst);
+                    }
+                }
                 Some(deadline) => {
                     if Instant::now() >= deadline {
                         if self.state.time_out(generation) {

@@ -16,6 +16,7 @@ use crossbeam_deque::Worker as LocalQueue;
 use parking_lot::{Condvar, Mutex};
 
 use crate::goroutine;
+use crate::metrics::Metrics;
 use crate::scheduler::Shared;
 use crate::scheduler::worker::Worker;
 use crate::spawn::{Builder, JoinHandle, spawn_failed};
@@ -47,6 +48,7 @@ pub const MAIN_STACK_SIZE: usize = 8 << 20;
 #[must_use = "a RuntimeBuilder does nothing until you call build"]
 pub struct RuntimeBuilder {
     workers: Option<usize>,
+    spare_threads: Option<usize>,
     stack_size: usize,
     thread_name: String,
 }
@@ -64,6 +66,24 @@ impl RuntimeBuilder {
     /// ```
     pub fn workers(mut self, n: usize) -> RuntimeBuilder {
         self.workers = Some(n);
+        self
+    }
+
+    /// Most spare threads the runtime may start to stand in for workers
+    /// stuck in one goroutine (a blocking call, a long loop without channel
+    /// operations) for over 10 ms. Default: as many as there are workers.
+    /// With 0, a stuck worker's queued goroutines still move to the other
+    /// workers, but nothing replaces the stuck thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gort_runtime::Runtime::builder().workers(2).spare_threads(4).build()?;
+    /// assert_eq!(rt.metrics().spare_threads_started, 0); // none needed yet
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spare_threads(mut self, n: usize) -> RuntimeBuilder {
+        self.spare_threads = Some(n);
         self
     }
 
@@ -117,11 +137,23 @@ impl RuntimeBuilder {
             None => workers_from_env()?,
         };
         crate::fault::install_panic_hook();
-        let queues: Vec<LocalQueue<_>> = (0..workers).map(|_| LocalQueue::new_fifo()).collect();
-        let shared = Arc::new(Shared::new(queues.iter().map(LocalQueue::stealer).collect(), self.stack_size));
+        let spares = self.spare_threads.unwrap_or(workers);
+        let mut queues: Vec<LocalQueue<_>> = (0..workers + spares).map(|_| LocalQueue::new_fifo()).collect();
+        let stealers = queues.iter().map(LocalQueue::stealer).collect();
+        let shared = Arc::new(Shared::new(stealers, workers, self.stack_size));
         crate::debug::dump_on_sigquit(&shared);
         let exits = Arc::new(Exits::default());
-        let mut threads = Vec::with_capacity(workers);
+        let mut threads = Vec::with_capacity(workers + 1);
+        let spare_queues = queues.split_off(workers);
+        let (monitor_shared, monitor_exits) = (shared.clone(), exits.clone());
+        let monitor = thread::Builder::new().name(format!("{}-monitor", self.thread_name)).spawn(move || {
+            crate::scheduler::monitor::run(monitor_shared, spare_queues);
+            monitor_exits.mark();
+        });
+        match monitor {
+            Ok(t) => threads.push(t),
+            Err(e) => return Err(io::Error::new(e.kind(), format!("cannot start gort's monitor thread: {e}"))),
+        }
         for (index, queue) in queues.into_iter().enumerate() {
             let (worker_shared, worker_exits) = (shared.clone(), exits.clone());
             let spawned = thread::Builder::new().name(format!("{}-{index}", self.thread_name)).spawn(move || {
@@ -229,7 +261,12 @@ impl Runtime {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn builder() -> RuntimeBuilder {
-        RuntimeBuilder { workers: None, stack_size: DEFAULT_STACK_SIZE, thread_name: "gort-worker".into() }
+        RuntimeBuilder {
+            workers: None,
+            spare_threads: None,
+            stack_size: DEFAULT_STACK_SIZE,
+            thread_name: "gort-worker".into(),
+        }
     }
 
     /// A runtime with the default settings.
@@ -263,7 +300,7 @@ impl Runtime {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn workers(&self) -> usize {
-        self.shared.slots.len()
+        self.shared.workers
     }
 
     /// Starts a goroutine on this runtime.
@@ -299,6 +336,14 @@ impl Runtime {
     ///
     /// If `f` panics, the panic is resumed here.
     ///
+    /// With Go's message, `all goroutines are asleep - deadlock!` followed
+    /// by the goroutine dump, when the goroutine running `f` and every
+    /// other goroutine of this runtime are parked and nothing can wake them:
+    /// no timer is armed, no goroutine waits for a socket, and every other
+    /// thread of the process is known to gort as parked. Any other thread
+    /// (one that might still send, a test harness's) keeps it from firing:
+    /// there are no false positives. docs/debugging.md has the details.
+    ///
     /// # Examples
     ///
     /// ```
@@ -317,10 +362,36 @@ impl Runtime {
     {
         let main =
             Builder::new().stack_size(MAIN_STACK_SIZE).spawn_in(&self.shared, f).unwrap_or_else(|e| spawn_failed(e));
-        match main.join() {
-            Ok(v) => v,
-            Err(p) => std::panic::resume_unwind(p.into_inner()),
+        let g = main.goroutine().clone();
+        let block_ons = &self.shared.block_ons;
+        block_ons.enter(g.clone());
+        let outcome = main.join_unless(|| block_ons.report(&g));
+        block_ons.leave(&g);
+        match outcome {
+            Ok(Ok(v)) => v,
+            Ok(Err(p)) => std::panic::resume_unwind(p.into_inner()),
+            Err(report) => panic!("{report}"),
         }
+    }
+
+    /// The runtime's counters now: goroutines, queues, steals, parks,
+    /// spare threads, stacks. See [`Metrics`] for each field.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gort_runtime::Runtime::builder().workers(2).build()?;
+    /// rt.block_on(|| {
+    ///     let hs: Vec<_> = (0..10).map(|_| gort_runtime::spawn(|| ())).collect();
+    ///     hs.into_iter().for_each(|h| h.join().unwrap());
+    /// });
+    /// let m = rt.metrics();
+    /// assert_eq!(m.goroutines_created, 11);
+    /// assert!(m.stacks_mapped >= m.stacks_pooled);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn metrics(&self) -> Metrics {
+        crate::metrics::read(&self.shared)
     }
 
     /// Live goroutines of this runtime.
@@ -425,7 +496,8 @@ pub fn num_goroutine() -> usize {
 ///
 /// # Panics
 ///
-/// If `f` panics, the panic is resumed here.
+/// If `f` panics, the panic is resumed here; on a deadlock, with Go's
+/// `all goroutines are asleep - deadlock!` (see [`Runtime::block_on`]).
 ///
 /// # Examples
 ///

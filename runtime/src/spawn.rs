@@ -194,18 +194,36 @@ impl<T: 'static> JoinHandle<T> {
     /// assert_eq!(bad.join().unwrap_err().message(), Some("boom"));
     /// ```
     pub fn join(self) -> Result<T, Panic> {
+        match self.join_unless(|| None::<std::convert::Infallible>) {
+            Ok(result) => result,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Joins, unless `stop` says otherwise first: it is asked, under the
+    /// goroutine's join lock, before each park. Whoever makes `stop` return
+    /// `Some` must then take and unpark the join slot's waiter.
+    pub(crate) fn join_unless<E>(self, mut stop: impl FnMut() -> Option<E>) -> Result<Result<T, Panic>, E> {
         loop {
             let mut slot = self.g.join.lock();
+            if let Some(e) = stop() {
+                return Err(e);
+            }
             if slot.done {
                 let outcome = slot.outcome.take().expect("a goroutine's result is taken once");
-                return match outcome {
+                return Ok(match outcome {
                     Ok(value) => Ok(*value.downcast::<T>().expect("JoinHandle<T> of a goroutine returning T")),
                     Err(payload) => Err(Panic(payload)),
-                };
+                });
             }
             slot.waiter = Some(Waiter::current());
             park(WaitReason::Join, None, slot);
         }
+    }
+
+    /// The goroutine this handle joins.
+    pub(crate) fn goroutine(&self) -> &Arc<G> {
+        &self.g
     }
 
     /// True once the goroutine has returned or panicked.

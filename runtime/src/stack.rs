@@ -32,7 +32,7 @@
 
 use std::io;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use corosensei::stack::{Stack, StackPointer};
 use parking_lot::Mutex;
@@ -212,6 +212,18 @@ fn global_free(size: usize, stacks: impl Iterator<Item = RawStack>) {
     EXHAUSTED.store(false, Ordering::Relaxed);
 }
 
+/// Stacks carved from slabs so far, in every size: they stay mapped for
+/// the life of the process (scavenging returns their memory, not their
+/// addresses).
+static MAPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// Stacks mapped, and free stacks in the global lists (workers' pools
+/// not included).
+pub(crate) fn counts() -> (usize, usize) {
+    let free = GLOBAL.lock().iter().map(|c| c.hot.len() + c.cold.len()).sum();
+    (MAPPED.load(Ordering::Relaxed), free)
+}
+
 /// Gives the memory of free stacks beyond the hot set back to the kernel.
 ///
 /// Called by workers about to sleep, so the system calls (and the TLB
@@ -250,6 +262,7 @@ fn carve(class: &mut SizeClass) -> io::Result<RawStack> {
         slab.guarded = guard + install_guards(guard, stride, (slab.end - guard) / stride)? * stride;
     }
     slab.next += stride;
+    MAPPED.fetch_add(1, Ordering::Relaxed);
     Ok(RawStack { top: guard + stride, size: class.size })
 }
 
@@ -390,6 +403,11 @@ impl StackPool {
             global_alloc(size, BATCH, &mut self.free)?;
         }
         Ok(self.free.pop().expect("refilled"))
+    }
+
+    /// Free stacks in this pool.
+    pub(crate) fn len(&self) -> usize {
+        self.free.len()
     }
 
     /// Returns a stack whose coroutine has finished.

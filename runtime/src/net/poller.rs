@@ -20,7 +20,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -91,6 +91,9 @@ pub(crate) struct Poller {
     blocked: AtomicUsize,
     /// Descriptors no socket uses, for reuse.
     free: Mutex<Vec<&'static PollDesc>>,
+    /// When `poll` last returned, in nanoseconds since `made`.
+    polled_at: AtomicU64,
+    made: Instant,
 }
 
 fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
@@ -106,7 +109,15 @@ impl Poller {
         let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32 | libc::EPOLLET as u32, u64: 0 };
         // SAFETY: both fds are ours and open; `ev` outlives the call.
         cvt(unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, event.as_raw_fd(), &mut ev) })?;
-        Ok(Poller { epoll, event, waiters: AtomicUsize::new(0), blocked: AtomicUsize::new(0), free: Mutex::default() })
+        Ok(Poller {
+            epoll,
+            event,
+            waiters: AtomicUsize::new(0),
+            blocked: AtomicUsize::new(0),
+            free: Mutex::default(),
+            polled_at: AtomicU64::new(0),
+            made: Instant::now(),
+        })
     }
 
     /// Registers `fd` for edge-triggered read and write readiness.
@@ -176,7 +187,18 @@ impl Poller {
         }
         let woke = wakeups.len();
         drop(wakeups);
+        self.polled_at.store(self.made.elapsed().as_nanos() as u64, Ordering::Relaxed);
         woke
+    }
+
+    /// How long nobody has polled as of `now`: zero while a worker is
+    /// blocked in `epoll_wait`.
+    pub(crate) fn unpolled_for(&self, now: Instant) -> Duration {
+        if self.blocked.load(Ordering::SeqCst) != 0 {
+            return Duration::ZERO;
+        }
+        let at = self.made + Duration::from_nanos(self.polled_at.load(Ordering::Relaxed));
+        now.saturating_duration_since(at)
     }
 
     /// Marks worker `index` as (about to be) blocked in `epoll_wait`; false

@@ -92,6 +92,11 @@ impl Idle {
             None => false,
         }
     }
+
+    /// True when exactly `workers` workers sleep and none spins.
+    pub(crate) fn asleep(&self, workers: usize) -> bool {
+        self.spinning.load(Ordering::SeqCst) == 0 && self.sleeping.load(Ordering::SeqCst) == workers
+    }
 }
 
 /// One worker's bed: a flag and a condition variable.

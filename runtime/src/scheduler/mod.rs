@@ -15,6 +15,9 @@
 //! - [`worker`]: the per-thread loop (find work, run it, handle the switch).
 //! - [`idle`]: which worker spins, which sleep, and who wakes whom.
 //! - [`registry`]: every live goroutine.
+//! - [`monitor`]: Go's sysmon, a thread that watches the workers.
+//! - [`spare`]: the workers that stand in for stuck ones.
+//! - [`deadlock`]: noticing that no goroutine can ever run again.
 //!
 //! Where a runnable goroutine goes: a goroutine made runnable *on a worker
 //! of its own runtime* (spawned, or woken by a channel operation running
@@ -29,12 +32,15 @@
 //! a thread per timer or a timer thread that runs user code (Go runs timers
 //! in the scheduler, and so do we).
 
+pub(crate) mod deadlock;
 pub(crate) mod idle;
+pub(crate) mod monitor;
 pub(crate) mod registry;
+pub(crate) mod spare;
 pub(crate) mod worker;
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -48,8 +54,11 @@ use crate::stack;
 use crate::time::TimerTask;
 use crate::timer::{Fire, TimerHeap};
 
+use deadlock::BlockOns;
 use idle::{Idle, Sleeper};
+use monitor::Bell;
 use registry::Registry;
+use spare::Spares;
 
 /// Blank goroutine headers kept in the global list; more are freed.
 const FREE_GS_GLOBAL: usize = 4096;
@@ -67,6 +76,14 @@ pub(crate) struct Slot {
     pub(crate) runnext: AtomicPtr<G>,
     pub(crate) timers: TimerHeap,
     pub(crate) sleeper: Sleeper,
+    /// Goroutine resumptions and returns: odd while the worker runs a
+    /// goroutine. Written only by the worker; the monitor reads it to find
+    /// a worker stuck in one goroutine.
+    pub(crate) progress: AtomicU64,
+    /// Counters for `Runtime::metrics`, written only by the worker.
+    pub(crate) parks: AtomicU64,
+    pub(crate) steals: AtomicU64,
+    pub(crate) pooled_stacks: AtomicUsize,
 }
 
 impl Slot {
@@ -88,7 +105,15 @@ impl Drop for Slot {
 /// State shared by all workers of one runtime.
 pub(crate) struct Shared {
     pub(crate) injector: Injector<Arc<G>>,
+    /// The regular workers' slots, then the spares'.
     pub(crate) slots: Box<[Slot]>,
+    /// How many of `slots` belong to regular workers.
+    pub(crate) workers: usize,
+    pub(crate) spares: Spares,
+    /// Wakes the monitor when it sleeps for good.
+    pub(crate) bell: Bell,
+    /// Threads waiting in `block_on`, told of a deadlock.
+    pub(crate) block_ons: BlockOns,
     pub(crate) idle: Idle,
     pub(crate) registry: Registry,
     /// Blank goroutine headers that workers' caches overflowed into (see
@@ -103,8 +128,10 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(stealers: Vec<Stealer<Arc<G>>>, stack_size: usize) -> Shared {
-        let workers = stealers.len();
+    /// State for `workers` regular workers and `stealers.len() - workers`
+    /// spares.
+    pub(crate) fn new(stealers: Vec<Stealer<Arc<G>>>, workers: usize, stack_size: usize) -> Shared {
+        let all = stealers.len();
         let slots = stealers
             .into_iter()
             .map(|stealer| Slot {
@@ -112,13 +139,21 @@ impl Shared {
                 runnext: AtomicPtr::new(std::ptr::null_mut()),
                 timers: TimerHeap::new(),
                 sleeper: Sleeper::default(),
+                progress: AtomicU64::new(0),
+                parks: AtomicU64::new(0),
+                steals: AtomicU64::new(0),
+                pooled_stacks: AtomicUsize::new(0),
             })
             .collect();
         Shared {
             injector: Injector::new(),
             slots,
+            workers,
+            spares: Spares::new(all - workers),
+            bell: Bell::default(),
+            block_ons: BlockOns::default(),
             idle: Idle::default(),
-            registry: Registry::new(workers),
+            registry: Registry::new(all),
             free_gs: Mutex::new(Vec::new()),
             shut_down: AtomicBool::new(false),
             stack_size: stack::round_size(stack_size),
@@ -132,9 +167,14 @@ impl Shared {
         self.poller.get_or_init(Poller::new).as_ref().map_err(|e| io::Error::new(e.kind(), e.to_string()))
     }
 
+    /// The netpoller if it has been made.
+    pub(crate) fn poller_if_made(&self) -> Option<&Poller> {
+        self.poller.get()?.as_ref().ok()
+    }
+
     /// The netpoller if it exists and goroutines wait on it.
     pub(crate) fn active_poller(&self) -> Option<&Poller> {
-        self.poller.get()?.as_ref().ok().filter(|p| p.has_waiters())
+        self.poller_if_made().filter(|p| p.has_waiters())
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
@@ -208,13 +248,13 @@ impl Shared {
     }
 
     /// Is there anything runnable in any queue? (The spinner's last look.)
-    fn has_work(&self) -> bool {
+    pub(crate) fn has_work(&self) -> bool {
         !self.injector.is_empty()
             || self.slots.iter().any(|s| !s.stealer.is_empty() || !s.runnext.load(Ordering::Acquire).is_null())
     }
 
     /// The earliest timer deadline of all workers.
-    fn earliest_timer(&self) -> Option<Instant> {
+    pub(crate) fn earliest_timer(&self) -> Option<Instant> {
         self.slots.iter().filter_map(|s| s.timers.next_deadline(self.epoch)).min()
     }
 
@@ -230,7 +270,15 @@ impl Shared {
         for slot in self.slots.iter() {
             slot.sleeper.signal();
         }
+        self.spares.shut_down();
+        self.bell.ring();
         self.interrupt_poll(None);
+    }
+
+    /// Every worker and active spare asleep, none spinning: no goroutine
+    /// runs, and none will until something wakes a worker.
+    pub(crate) fn all_asleep(&self) -> bool {
+        self.idle.asleep(self.workers + self.spares.active())
     }
 
     /// After the workers have exited: unwinds every goroutine left, which

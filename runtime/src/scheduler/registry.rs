@@ -19,7 +19,7 @@
 //! finished: [`Registry::snapshot`] leaves such goroutines out.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -31,17 +31,23 @@ struct Slab {
     free: Vec<usize>,
 }
 
-/// A counter alone on its cache line(s), so actors do not false-share.
+/// One actor's counters, alone on their cache line(s), so actors do not
+/// false-share.
 #[derive(Default)]
 #[repr(align(128))]
-struct Padded(AtomicIsize);
+struct Counts {
+    /// Spawned here minus ended here.
+    live: AtomicIsize,
+    /// Spawned here.
+    spawned: AtomicU64,
+}
 
 /// The live goroutines of one runtime.
 pub(crate) struct Registry {
     /// One slab per worker, then one for plain threads.
     slabs: Box<[Mutex<Slab>]>,
-    /// Goroutines spawned minus goroutines ended, per actor (same indexes).
-    live: Box<[Padded]>,
+    /// Per actor (same indexes).
+    counts: Box<[Counts]>,
 }
 
 /// Where a goroutine sits in the registry: (slab, slot).
@@ -52,7 +58,7 @@ impl Registry {
     pub(crate) fn new(workers: usize) -> Registry {
         Registry {
             slabs: (0..=workers).map(|_| Mutex::new(Slab::default())).collect(),
-            live: (0..=workers).map(|_| Padded::default()).collect(),
+            counts: (0..=workers).map(|_| Counts::default()).collect(),
         }
     }
 
@@ -64,7 +70,8 @@ impl Registry {
     /// Adds a goroutine spawned by worker `spawner` (`None`: a plain thread).
     pub(crate) fn insert(&self, spawner: Option<usize>, g: Arc<G>) -> Place {
         let index = spawner.unwrap_or(self.outside());
-        self.live[index].0.fetch_add(1, Ordering::Relaxed);
+        self.counts[index].live.fetch_add(1, Ordering::Relaxed);
+        self.counts[index].spawned.fetch_add(1, Ordering::Relaxed);
         let mut slab = self.slabs[index].lock();
         let slot = match slab.free.pop() {
             Some(slot) => {
@@ -82,7 +89,7 @@ impl Registry {
     /// Counts a goroutine that just ended on worker `worker`; its slot is
     /// freed later by [`remove_batch`](Self::remove_batch).
     pub(crate) fn ended(&self, worker: usize) {
-        self.live[worker].0.fetch_sub(1, Ordering::Relaxed);
+        self.counts[worker].live.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Frees the slots of ended goroutines, one lock per slab.
@@ -101,7 +108,12 @@ impl Registry {
 
     /// Live goroutines now.
     pub(crate) fn len(&self) -> usize {
-        self.live.iter().map(|c| c.0.load(Ordering::Relaxed)).sum::<isize>().max(0) as usize
+        self.counts.iter().map(|c| c.live.load(Ordering::Relaxed)).sum::<isize>().max(0) as usize
+    }
+
+    /// Goroutines spawned since the runtime was built.
+    pub(crate) fn spawned(&self) -> u64 {
+        self.counts.iter().map(|c| c.spawned.load(Ordering::Relaxed)).sum()
     }
 
     /// Takes every goroutine out (shutdown).
@@ -112,8 +124,8 @@ impl Registry {
             all.extend(slab.slots.drain(..).flatten());
             slab.free.clear();
         }
-        for counter in self.live.iter() {
-            counter.0.store(0, Ordering::Relaxed);
+        for counts in self.counts.iter() {
+            counts.live.store(0, Ordering::Relaxed);
         }
         all
     }

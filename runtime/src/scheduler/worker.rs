@@ -70,6 +70,9 @@ const RETIRE_BATCH: usize = 32;
 /// within this long.
 const SCAVENGE_QUIET: Duration = Duration::from_millis(20);
 
+/// The longest a spare sleeps before it checks whether it is still wanted.
+const SPARE_NAP: Duration = Duration::from_millis(10);
+
 /// The thread-owned part of a worker. Lives on the worker thread's stack;
 /// goroutines reach it through [`WORKER`], so every method takes `&self`.
 pub(crate) struct Worker {
@@ -168,8 +171,14 @@ fn allocate_blanks(shared: &Arc<Shared>, out: &mut Vec<Arc<G>>, reserve: bool) {
     out.extend((0..FREE_GS_BATCH).map(|_| G::blank(shared.clone())));
 }
 
+/// Adds one to a counter that only this worker writes.
+fn bump(counter: &std::sync::atomic::AtomicU64) {
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
 impl Worker {
-    /// The worker thread's body: runs goroutines until shutdown.
+    /// The worker thread's body: runs goroutines until shutdown. Workers
+    /// past `shared.workers` are spares (`scheduler::spare`).
     pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Arc<G>>) {
         crate::fault::install_on_worker();
         let w = Worker {
@@ -243,13 +252,17 @@ impl Worker {
 
     /// Runs `g` until it parks, yields or finishes.
     fn run(&self, g: Arc<G>) {
+        let slot = self.slot();
         loop {
+            // Odd while the goroutine runs: the monitor watches for a value
+            // that stays odd. Only we write it, so load + store suffices.
+            let progress = slot.progress.load(Ordering::Relaxed);
+            slot.progress.store(progress.wrapping_add(1), Ordering::Relaxed);
             // SAFETY: we own `g`: it came out of a queue or runnext (each
             // holds a goroutine at most once), or it is ours from the
             // previous turn of this loop.
-            let switch = unsafe {
-                g.resume(|size| self.stacks.borrow_mut().take(size), |stack| self.stacks.borrow_mut().give(stack))
-            };
+            let switch = unsafe { g.resume(|size| self.take_stack(size), |stack| self.give_stack(stack)) };
+            slot.progress.store(progress.wrapping_add(2), Ordering::Relaxed);
             let switch = switch.unwrap_or_else(|err| {
                 // SAFETY: we own `g` (as above) and it never ran.
                 unsafe { g.fail_start(err) };
@@ -267,6 +280,7 @@ impl Worker {
                     return;
                 }
                 Some(Switch::Park(unlock)) => {
+                    bump(&slot.parks);
                     // SAFETY: the goroutine has switched out on this thread
                     // and cannot be resumed before it is marked PARKED below.
                     unsafe { unlock.run() };
@@ -277,6 +291,19 @@ impl Worker {
                 }
             }
         }
+    }
+
+    fn take_stack(&self, size: usize) -> std::io::Result<stack::RawStack> {
+        let mut pool = self.stacks.borrow_mut();
+        let stack = pool.take(size);
+        self.slot().pooled_stacks.store(pool.len(), Ordering::Relaxed);
+        stack
+    }
+
+    fn give_stack(&self, stack: stack::RawStack) {
+        let mut pool = self.stacks.borrow_mut();
+        pool.give(stack);
+        self.slot().pooled_stacks.store(pool.len(), Ordering::Relaxed);
     }
 
     /// The next goroutine to run, or `None` at shutdown.
@@ -322,6 +349,7 @@ impl Worker {
                 return Some(g);
             }
             self.sleep();
+            self.shared.bell.ring_if_quiet();
         }
     }
 
@@ -392,9 +420,11 @@ impl Worker {
             let start = self.rng.below(n);
             for victim in (0..n).map(|k| (start + k) % n).filter(|&v| v != self.index) {
                 if let Steal::Success(g) = self.shared.slots[victim].stealer.steal_batch_and_pop(&self.local) {
+                    bump(&self.slot().steals);
                     return Some(g);
                 }
                 if last && let Some(g) = self.steal_runnext(victim) {
+                    bump(&self.slot().steals);
                     return Some(g);
                 }
             }
@@ -455,10 +485,20 @@ impl Worker {
             .map(|p| unsafe { Arc::from_raw(p) })
     }
 
-    /// Step 6: sleep until signalled or the earliest timer is due.
+    /// Step 6: sleep until signalled or the earliest timer is due; a spare
+    /// nobody wants any more retires instead.
     fn sleep(&self) {
         self.flush_ended();
         let shared = &self.shared;
+        if let Some(rank) = self.index.checked_sub(shared.workers)
+            && !shared.spares.is_wanted(rank)
+        {
+            if self.spinning.replace(false) && shared.idle.stop_spinning() && shared.has_work() {
+                shared.wake_worker();
+            }
+            shared.spares.retire(rank);
+            return;
+        }
         let wake_at = shared.earliest_timer();
         // Idle time is when we give unused stack memory back, unless a timer
         // is due soon: the system calls would delay it.
@@ -477,7 +517,11 @@ impl Worker {
         // plain thread that armed one meanwhile either sees us asleep and
         // wakes us, or its deadline is seen here (`Shared::add_task`).
         std::sync::atomic::fence(Ordering::SeqCst);
-        let wake_at = shared.earliest_timer();
+        let mut wake_at = shared.earliest_timer();
+        if self.index >= shared.workers {
+            // A spare wakes now and then to see whether it is still wanted.
+            wake_at = Some(wake_at.map_or(Instant::now() + SPARE_NAP, |t| t.min(Instant::now() + SPARE_NAP)));
+        }
         let sleeper = &self.slot().sleeper;
         if self.poll_instead_of_sleeping(wake_at) {
             return;

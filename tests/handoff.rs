@@ -1,0 +1,129 @@
+//! Blocking calls don't stall other goroutines: a worker stuck in one
+//! goroutine (a blocking system call, a loop that never parks) has its
+//! queued goroutines taken over, by the other workers or by spare threads
+//! the monitor starts, and `gort::blocking` keeps its worker free.
+//!
+//! Each test counts the round trips a ping-pong pair makes *while* the
+//! blocking goroutines block, measured by the blockers themselves.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use gort::prelude::*;
+use gort::{JoinHandle, Runtime};
+
+const BLOCK: Duration = Duration::from_millis(200);
+
+/// Round trips a pair must make in [`BLOCK`]: a small fraction of what it
+/// makes unhindered (tens of thousands), far more than none.
+const ENOUGH: u64 = 100;
+
+/// Starts a ping-pong pair on `rt`; returns the round-trip counter and a
+/// flag that stops it.
+fn ping_pong(rt: &Runtime) -> (Arc<AtomicU64>, Arc<AtomicBool>) {
+    let (trips, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+    let (ping, pong) = (chan::<u64>(0), chan::<u64>(0));
+    let (ping2, pong2) = (ping.clone(), pong.clone());
+    rt.spawn(move || {
+        while let Some(v) = ping2.recv() {
+            pong2.send(v);
+        }
+    });
+    let (t, s) = (trips.clone(), stop.clone());
+    rt.spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            ping.send(1);
+            pong.recv();
+            t.fetch_add(1, Ordering::Relaxed);
+        }
+        ping.close();
+    });
+    while trips.load(Ordering::Relaxed) == 0 {
+        std::thread::yield_now();
+    }
+    (trips, stop)
+}
+
+/// Spawns `n` goroutines that each run `block` and return how many round
+/// trips were made meanwhile.
+fn blockers(rt: &Runtime, n: usize, trips: &Arc<AtomicU64>, block: fn()) -> Vec<JoinHandle<u64>> {
+    (0..n)
+        .map(|_| {
+            let trips = trips.clone();
+            rt.spawn(move || {
+                let before = trips.load(Ordering::Relaxed);
+                block();
+                trips.load(Ordering::Relaxed) - before
+            })
+        })
+        .collect()
+}
+
+fn sleep() {
+    std::thread::sleep(BLOCK);
+}
+
+fn spin() {
+    let end = Instant::now() + BLOCK;
+    while Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
+
+/// Runs `n` blockers beside a ping-pong pair on 2 workers; returns the
+/// fewest round trips any blocker saw, and the runtime.
+fn progress_while_blocked(n: usize, spares: usize, block: fn()) -> (u64, Runtime) {
+    let rt = Runtime::builder().workers(2).spare_threads(spares).build().unwrap();
+    let (trips, stop) = ping_pong(&rt);
+    let seen = blockers(&rt, n, &trips, block).into_iter().map(|h| h.join().unwrap()).min().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    (seen, rt)
+}
+
+#[test]
+fn a_sleeping_goroutine_does_not_stall_a_ping_pong_pair() {
+    let (trips, _rt) = progress_while_blocked(1, 2, sleep);
+    assert!(trips >= ENOUGH, "only {trips} round trips while one goroutine slept");
+}
+
+#[test]
+fn a_spinning_goroutine_does_not_stall_a_ping_pong_pair() {
+    let (trips, _rt) = progress_while_blocked(1, 2, spin);
+    assert!(trips >= ENOUGH, "only {trips} round trips while one goroutine spun");
+}
+
+#[test]
+fn spare_threads_stand_in_when_every_worker_is_stuck() {
+    let (trips, rt) = progress_while_blocked(2, 2, sleep);
+    assert!(trips >= ENOUGH, "only {trips} round trips while both workers slept");
+    let m = rt.metrics();
+    assert!(m.spare_threads_started >= 1 && m.spare_threads_started <= 2, "{m:?}");
+    // Unwanted spares retire once they run dry.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rt.metrics().spare_threads_active > 0 {
+        assert!(Instant::now() < deadline, "spares still active: {:?}", rt.metrics());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn blocking_keeps_the_only_worker_free() {
+    let rt = Runtime::builder().workers(1).spare_threads(0).build().unwrap();
+    let (trips, stop) = ping_pong(&rt);
+    let h = blockers(&rt, 1, &trips, || gort::blocking(sleep)).pop().unwrap();
+    let seen = h.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    assert!(seen >= ENOUGH, "only {seen} round trips during gort::blocking");
+    assert_eq!(rt.metrics().spare_threads_started, 0);
+}
+
+#[test]
+fn blocking_returns_the_value_and_resumes_panics() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    assert_eq!(rt.block_on(|| gort::blocking(|| 6 * 7)), 42);
+    let h = rt.spawn(|| gort::blocking(|| -> u8 { panic!("disk on fire") }));
+    assert_eq!(h.join().unwrap_err().message(), Some("disk on fire"));
+    // On a plain thread it just runs.
+    assert_eq!(gort::blocking(|| std::thread::current().id()), std::thread::current().id());
+}
