@@ -414,7 +414,8 @@ impl Worker {
 
     /// Step 5: steal from the other workers and the injector.
     fn steal(&self) -> Option<Arc<G>> {
-        let n = self.shared.slots.len();
+        // Spares not started yet have nothing to steal.
+        let n = self.shared.workers + self.shared.spares.started();
         for attempt in 0..STEAL_ATTEMPTS {
             let last = attempt + 1 == STEAL_ATTEMPTS;
             let start = self.rng.below(n);
