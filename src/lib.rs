@@ -168,4 +168,6 @@ mod guide {
     mod safety {}
     #[doc = include_str!("../docs/servers.md")]
     mod servers {}
+    #[doc = include_str!("../docs/debugging.md")]
+    mod debugging {}
 }
