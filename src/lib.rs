@@ -49,7 +49,7 @@ pub use gort_runtime::{
 
 /// Snapshots of what the goroutines are doing.
 pub mod debug {
-    pub use gort_runtime::debug::{GoroutineInfo, dump, goroutines};
+    pub use gort_runtime::debug::{GoroutineInfo, GoroutineState, dump, goroutines};
 }
 
 /// Time: sleeping goroutines and time channels (Go's `time` package).

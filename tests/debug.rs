@@ -118,3 +118,33 @@ fn sigquit_dumps_every_goroutine_and_exits_2_when_asked() {
     assert!(stderr.contains("SIGQUIT: quit"), "{stderr}");
     assert!(stderr.contains("(\"waiting\") [chan receive (nil chan)"), "{stderr}");
 }
+
+#[test]
+fn running_and_runnable_goroutines_are_told_apart() {
+    use gort::debug::GoroutineState;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let rt = gort::Runtime::builder().workers(1).spare_threads(0).build().unwrap();
+    let (release, running) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let (r, s) = (release.clone(), running.clone());
+    // Holds the only worker, so the next goroutine cannot run.
+    let busy = rt.spawn(move || {
+        s.store(true, Ordering::SeqCst);
+        while !r.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+        gort::debug::goroutines()
+    });
+    while !running.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    let queued = rt.spawn(|| ());
+    release.store(true, Ordering::SeqCst);
+    let infos = busy.join().unwrap();
+    let state = |id| infos.iter().find(|g| g.id == id).unwrap().state;
+    assert_eq!(state(queued.id()), GoroutineState::Runnable);
+    let me = infos.iter().find(|g| g.state == GoroutineState::Running).expect("the caller runs");
+    assert_eq!(me.to_string(), format!("goroutine {} [running]:", me.id));
+    let queued_line = infos.iter().find(|g| g.id == queued.id()).unwrap().to_string();
+    assert_eq!(queued_line, format!("goroutine {} [runnable]:", queued.id()));
+    queued.join().unwrap();
+}

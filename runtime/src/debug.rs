@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::goroutine::G;
 use crate::park::WaitReason;
 use crate::runtime::with_current_shared;
 use crate::scheduler::Shared;
@@ -34,16 +35,59 @@ pub struct GoroutineInfo {
     pub id: u64,
     /// Its name, if it was given one.
     pub name: Option<String>,
+    /// Running on a worker, waiting in a run queue, or parked.
+    pub state: GoroutineState,
     /// Why it is parked, or `None` if it is running or runnable.
     pub wait_reason: Option<&'static str>,
     /// How long it has been parked.
     pub waiting_for: Option<Duration>,
 }
 
+/// What a goroutine is doing, in Go's terms.
+///
+/// # Examples
+///
+/// ```
+/// use gort_runtime::debug::{goroutines, GoroutineState};
+/// let me = gort_runtime::spawn(|| {
+///     let id = gort_runtime::current_id().unwrap();
+///     goroutines().into_iter().find(|g| g.id == id).unwrap().state
+/// });
+/// assert_eq!(me.join().unwrap(), GoroutineState::Running);
+/// assert_eq!(GoroutineState::Runnable.as_str(), "runnable");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GoroutineState {
+    /// Running on a worker now.
+    Running,
+    /// Ready to run, waiting for a worker (just spawned, woken, yielded).
+    Runnable,
+    /// Parked; the wait reason says on what.
+    Waiting,
+}
+
+impl GoroutineState {
+    /// The state as Go's dumps spell it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(gort_runtime::debug::GoroutineState::Waiting.as_str(), "waiting");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GoroutineState::Running => "running",
+            GoroutineState::Runnable => "runnable",
+            GoroutineState::Waiting => "waiting",
+        }
+    }
+}
+
 impl fmt::Display for GoroutineInfo {
     /// Go's traceback header: `goroutine 7 [chan receive, 3s]:`, with the
-    /// name after the id when there is one; `[running]` for a goroutine
-    /// that is not parked (running or runnable).
+    /// name after the id when there is one; `[running]` or `[runnable]`
+    /// for a goroutine that is not parked.
     ///
     /// # Examples
     ///
@@ -61,10 +105,10 @@ impl fmt::Display for GoroutineInfo {
         if let Some(name) = &self.name {
             write!(f, " ({name:?})")?;
         }
-        match (self.wait_reason, self.waiting_for) {
-            (Some(reason), Some(d)) => write!(f, " [{reason}, {}]:", Rounded(d)),
-            (Some(reason), None) => write!(f, " [{reason}]:"),
-            (None, _) => f.write_str(" [running]:"),
+        match (self.state, self.wait_reason, self.waiting_for) {
+            (GoroutineState::Waiting, Some(reason), Some(d)) => write!(f, " [{reason}, {}]:", Rounded(d)),
+            (GoroutineState::Waiting, Some(reason), None) => write!(f, " [{reason}]:"),
+            (state, ..) => write!(f, " [{}]:", state.as_str()),
         }
     }
 }
@@ -126,15 +170,24 @@ pub fn goroutines() -> Vec<GoroutineInfo> {
 
 /// The goroutines of runtime `shared`, ordered by id.
 pub(crate) fn infos(shared: &Shared) -> Vec<GoroutineInfo> {
+    let running: Vec<*const G> = shared.slots.iter().map(|s| s.running.load(Ordering::Relaxed).cast_const()).collect();
     let mut all: Vec<GoroutineInfo> = shared
         .registry
         .snapshot()
         .iter()
         .map(|g| {
-            let reason = g.wait_reason();
+            let state = if running.contains(&Arc::as_ptr(g)) {
+                GoroutineState::Running
+            } else if g.park.is_parked() {
+                GoroutineState::Waiting
+            } else {
+                GoroutineState::Runnable
+            };
+            let reason = g.wait_reason().filter(|_| state == GoroutineState::Waiting);
             GoroutineInfo {
                 id: g.id,
                 name: g.name.as_deref().map(str::to_owned),
+                state,
                 wait_reason: reason.map(WaitReason::as_str),
                 waiting_for: reason.and(g.waiting_for()),
             }

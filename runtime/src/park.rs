@@ -275,6 +275,11 @@ impl ParkState {
     }
 
     /// True once [`finish`](Self::finish) ran.
+    /// True while parked and not yet woken.
+    pub(crate) fn is_parked(&self) -> bool {
+        self.0.load(Ordering::Acquire) & STATE_MASK == PARKED
+    }
+
     pub(crate) fn is_done(&self) -> bool {
         self.0.load(Ordering::Acquire) & STATE_MASK == DONE
     }

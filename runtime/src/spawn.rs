@@ -201,20 +201,21 @@ impl<T: 'static> JoinHandle<T> {
     }
 
     /// Joins, unless `stop` says otherwise first: it is asked, under the
-    /// goroutine's join lock, before each park. Whoever makes `stop` return
+    /// goroutine's join lock, before each park (a finished goroutine's
+    /// result wins). Whoever makes `stop` return
     /// `Some` must then take and unpark the join slot's waiter.
     pub(crate) fn join_unless<E>(self, mut stop: impl FnMut() -> Option<E>) -> Result<Result<T, Panic>, E> {
         loop {
             let mut slot = self.g.join.lock();
-            if let Some(e) = stop() {
-                return Err(e);
-            }
             if slot.done {
                 let outcome = slot.outcome.take().expect("a goroutine's result is taken once");
                 return Ok(match outcome {
                     Ok(value) => Ok(*value.downcast::<T>().expect("JoinHandle<T> of a goroutine returning T")),
                     Err(payload) => Err(Panic(payload)),
                 });
+            }
+            if let Some(e) = stop() {
+                return Err(e);
             }
             slot.waiter = Some(Waiter::current());
             park(WaitReason::Join, None, slot);

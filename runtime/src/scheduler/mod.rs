@@ -80,6 +80,8 @@ pub(crate) struct Slot {
     /// goroutine. Written only by the worker; the monitor reads it to find
     /// a worker stuck in one goroutine.
     pub(crate) progress: AtomicU64,
+    /// The goroutine the worker runs now, or null; for goroutine dumps.
+    pub(crate) running: AtomicPtr<G>,
     /// Counters for `Runtime::metrics`, written only by the worker.
     pub(crate) parks: AtomicU64,
     pub(crate) steals: AtomicU64,
@@ -140,6 +142,7 @@ impl Shared {
                 timers: TimerHeap::new(),
                 sleeper: Sleeper::default(),
                 progress: AtomicU64::new(0),
+                running: AtomicPtr::new(std::ptr::null_mut()),
                 parks: AtomicU64::new(0),
                 steals: AtomicU64::new(0),
                 pooled_stacks: AtomicUsize::new(0),

@@ -258,10 +258,12 @@ impl Worker {
             // that stays odd. Only we write it, so load + store suffices.
             let progress = slot.progress.load(Ordering::Relaxed);
             slot.progress.store(progress.wrapping_add(1), Ordering::Relaxed);
+            slot.running.store(Arc::as_ptr(&g).cast_mut(), Ordering::Relaxed);
             // SAFETY: we own `g`: it came out of a queue or runnext (each
             // holds a goroutine at most once), or it is ours from the
             // previous turn of this loop.
             let switch = unsafe { g.resume(|size| self.take_stack(size), |stack| self.give_stack(stack)) };
+            slot.running.store(std::ptr::null_mut(), Ordering::Relaxed);
             slot.progress.store(progress.wrapping_add(2), Ordering::Relaxed);
             let switch = switch.unwrap_or_else(|err| {
                 // SAFETY: we own `g` (as above) and it never ran.
