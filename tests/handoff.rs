@@ -7,7 +7,7 @@
 //! blocking goroutines block, measured by the blockers themselves.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use gort::prelude::*;
@@ -45,13 +45,19 @@ fn ping_pong(rt: &Runtime) -> (Arc<AtomicU64>, Arc<AtomicBool>) {
     (trips, stop)
 }
 
-/// Spawns `n` goroutines that each run `block` and return how many round
-/// trips were made meanwhile.
+/// Spawns `n` goroutines that each run `block`, all at once (each holds a
+/// worker until all have started), and return how many round trips were
+/// made meanwhile.
 fn blockers(rt: &Runtime, n: usize, trips: &Arc<AtomicU64>, block: fn()) -> Vec<JoinHandle<u64>> {
+    let started = Arc::new(AtomicUsize::new(0));
     (0..n)
         .map(|_| {
-            let trips = trips.clone();
+            let (trips, started) = (trips.clone(), started.clone());
             rt.spawn(move || {
+                started.fetch_add(1, Ordering::SeqCst);
+                while started.load(Ordering::SeqCst) < n {
+                    std::hint::spin_loop();
+                }
                 let before = trips.load(Ordering::Relaxed);
                 block();
                 trips.load(Ordering::Relaxed) - before
@@ -89,8 +95,18 @@ fn a_sleeping_goroutine_does_not_stall_a_ping_pong_pair() {
 
 #[test]
 fn a_spinning_goroutine_does_not_stall_a_ping_pong_pair() {
-    let (trips, _rt) = progress_while_blocked(1, 2, spin);
+    let (trips, rt) = progress_while_blocked(1, 2, spin);
     assert!(trips >= ENOUGH, "only {trips} round trips while one goroutine spun");
+    // The other worker took the queue: a spare would only have competed
+    // for the two CPUs.
+    assert_eq!(rt.metrics().spare_threads_started, 0);
+}
+
+#[test]
+fn spare_threads_stand_in_when_every_worker_spins() {
+    let (trips, rt) = progress_while_blocked(2, 2, spin);
+    assert!(trips >= ENOUGH, "only {trips} round trips while both workers spun");
+    assert!(rt.metrics().spare_threads_started >= 1);
 }
 
 #[test]

@@ -40,7 +40,7 @@ pub(crate) mod spare;
 pub(crate) mod worker;
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -80,6 +80,9 @@ pub(crate) struct Slot {
     /// goroutine. Written only by the worker; the monitor reads it to find
     /// a worker stuck in one goroutine.
     pub(crate) progress: AtomicU64,
+    /// The worker thread's kernel id, for the monitor to see whether it is
+    /// blocked; 0 until the thread starts.
+    pub(crate) tid: AtomicI32,
     /// The goroutine the worker runs now, or null; for goroutine dumps.
     pub(crate) running: AtomicPtr<G>,
     /// Counters for `Runtime::metrics`, written only by the worker.
@@ -143,6 +146,7 @@ impl Shared {
                 sleeper: Sleeper::default(),
                 progress: AtomicU64::new(0),
                 running: AtomicPtr::new(std::ptr::null_mut()),
+                tid: AtomicI32::new(0),
                 parks: AtomicU64::new(0),
                 steals: AtomicU64::new(0),
                 pooled_stacks: AtomicUsize::new(0),

@@ -4,7 +4,8 @@
 //! - finds workers that have run one goroutine for [`STUCK_AFTER`] (a
 //!   blocking call, a loop without channel operations), wakes an idle
 //!   worker to steal what they have queued, and starts or recalls spare
-//!   workers to stand in for them (`scheduler::spare`);
+//!   workers to stand in for those blocked in the kernel, or for all of
+//!   them when every worker is stuck (`scheduler::spare`);
 //! - polls the netpoller if goroutines wait for I/O and no worker has
 //!   polled for [`POLL_STARVED`];
 //! - every [`SCAVENGE_EVERY`], returns the memory of cold pooled stacks
@@ -164,21 +165,34 @@ impl Monitor {
     }
 
     /// Go's retake: finds stuck workers, gets their queued goroutines
-    /// moving, and asks for as many spares.
+    /// moving, and asks for spares.
+    ///
+    /// A worker blocked in the kernel (a system call, a sleep) leaves its
+    /// CPU idle: it gets a spare, as Go hands a P off from a system call. A
+    /// worker stuck in a CPU loop is using its CPU: a spare would only
+    /// oversubscribe the machine while the other workers take its queue,
+    /// so those get spares only when every regular worker is stuck and
+    /// nothing else would run at all.
     fn retake(&mut self, now: Instant) {
         let shared = &self.shared;
-        let mut stuck = 0;
-        for (slot, seen) in shared.slots.iter().zip(self.seen.iter_mut()) {
+        let (mut blocked, mut running, mut regular_stuck) = (0, 0, 0);
+        for (index, (slot, seen)) in shared.slots.iter().zip(self.seen.iter_mut()).enumerate() {
             let progress = slot.progress.load(Ordering::Relaxed);
             if progress != seen.0 {
                 *seen = (progress, now);
             } else if progress % 2 == 1 && now - seen.1 >= STUCK_AFTER {
-                stuck += 1;
+                if thread_is_running(slot.tid.load(Ordering::Relaxed)) {
+                    running += 1;
+                } else {
+                    blocked += 1;
+                }
+                regular_stuck += usize::from(index < shared.workers);
                 if !slot.stealer.is_empty() || !slot.runnext.load(Ordering::Acquire).is_null() {
                     shared.wake_worker();
                 }
             }
         }
+        let stuck = blocked + if regular_stuck == shared.workers { running } else { 0 };
         for rank in shared.spares.want(stuck) {
             let queue = self.spare_queues[rank].take().expect("each spare starts once");
             let worker = shared.clone();
@@ -194,4 +208,13 @@ impl Monitor {
             }
         }
     }
+}
+
+/// Whether thread `tid` of this process is on a CPU or ready for one (state
+/// `R` in `/proc`), rather than blocked. Unknown counts as blocked, which
+/// errs towards starting a spare.
+fn thread_is_running(tid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else { return false };
+    // "tid (comm) S ...": the name may hold anything, so look after its last ')'.
+    stat.rfind(')').and_then(|i| stat[i + 1..].trim_start().chars().next()) == Some('R')
 }

@@ -11,10 +11,11 @@
 //! goroutine, the rest move on.
 //!
 //! Spares are started on demand, at most one per slot set aside at build
-//! time, and never end before shutdown. Spare `k` is *wanted* while more
-//! than `k` workers are stuck; an unwanted spare finishes the work it has,
-//! then retires (waits here) instead of going to sleep as an idle worker,
-//! until it is wanted again.
+//! time, and never end before shutdown. Spare `k` is *wanted* while the
+//! monitor asks for more than `k` (one per worker blocked in the kernel,
+//! plus one per worker spinning when every worker is stuck); an unwanted
+//! spare finishes the work it has, then retires (waits here) instead of
+//! going to sleep as an idle worker, until it is wanted again.
 //!
 //! Invariant: `active` counts spares started and not retired; deadlock
 //! detection compares it, plus the regular workers, with the sleepers.
@@ -25,7 +26,7 @@ use parking_lot::{Condvar, Mutex};
 
 #[derive(Default)]
 struct State {
-    /// Spares wanted now: the number of stuck workers, at most `max`.
+    /// Spares wanted now, at most `max`.
     wanted: usize,
     /// Spares started so far.
     started: usize,
@@ -52,11 +53,11 @@ impl Spares {
         Spares { max, ..Spares::default() }
     }
 
-    /// Asks for `stuck` spares (capped at the maximum); returns the ranks of
+    /// Asks for `n` spares (capped at the maximum); returns the ranks of
     /// the spares the caller must start now.
-    pub(crate) fn want(&self, stuck: usize) -> std::ops::Range<usize> {
+    pub(crate) fn want(&self, n: usize) -> std::ops::Range<usize> {
         let mut state = self.state.lock();
-        let wanted = stuck.min(self.max);
+        let wanted = n.min(self.max);
         if wanted > state.wanted {
             self.cond.notify_all();
         }

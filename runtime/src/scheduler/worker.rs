@@ -196,6 +196,8 @@ impl Worker {
             blank_batches: Cell::new(0),
             ended: RefCell::new(Vec::with_capacity(RETIRE_BATCH)),
         };
+        // SAFETY: gettid has no preconditions.
+        w.slot().tid.store(unsafe { libc::gettid() }, Ordering::Relaxed);
         WORKER.set(&w);
         while let Some(g) = w.find() {
             w.run(g);
