@@ -137,6 +137,18 @@ pub(crate) struct JoinSlot {
     pub(crate) outcome: Option<Outcome>,
     pub(crate) done: bool,
     pub(crate) waiter: Option<Waiter>,
+    /// The `JoinHandle` is gone: the goroutine drops its own result.
+    pub(crate) detached: bool,
+}
+
+/// Runs `f`, which drops user values at a goroutine's end, and swallows a
+/// panic from it: the panic hook has reported it, and no caller is left to
+/// resume it in. (A payload is forgotten, not dropped: its own destructor
+/// might panic again.)
+fn contain(f: impl FnOnce()) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+        std::mem::forget(payload);
+    }
 }
 
 const NO_REASON: u8 = u8::MAX;
@@ -196,8 +208,17 @@ impl G {
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*g.entry.get()).run() }));
             // Goroutine-locals die with the goroutine, on its own stack.
             // SAFETY: only the running goroutine touches its locals.
-            unsafe { (*g.locals.get()).clear() };
-            g.join.lock().outcome = Some(outcome);
+            contain(|| unsafe { (*g.locals.get()).clear() });
+            let mut join = g.join.lock();
+            if join.detached {
+                drop(join);
+                // Nobody will take the result: drop it here, so a panicking
+                // destructor is this goroutine's panic (the hook reports
+                // it), not its worker's.
+                contain(|| drop(outcome));
+            } else {
+                join.outcome = Some(outcome);
+            }
         }))
     }
 

@@ -267,6 +267,19 @@ impl<T: 'static> JoinHandle<T> {
     }
 }
 
+impl<T> Drop for JoinHandle<T> {
+    /// Detaches the goroutine: a result it has already returned is dropped
+    /// here, one it returns later is dropped by the goroutine itself.
+    fn drop(&mut self) {
+        let outcome = {
+            let mut slot = self.g.join.lock();
+            slot.detached = true;
+            slot.outcome.take()
+        };
+        drop(outcome);
+    }
+}
+
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle").field("id", &self.g.id).field("name", &self.g.name).finish()
