@@ -498,3 +498,57 @@ fn a_goroutine_that_panics_holding_the_mutex_releases_it_to_goroutines_and_threa
         });
     });
 }
+
+// ---------------------------------------------------------------------------
+// A panic in the Drop of a detached goroutine's result
+
+/// Runs `f` on its own thread; fails, naming `what`, if it panics or does
+/// not finish in `limit`.
+fn finish_in<T: Send + 'static>(limit: Duration, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(v) => v,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("{what} did not finish in {limit:?}"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what} panicked"),
+    }
+}
+
+/// A detached goroutine's result is dropped by the runtime, not by a
+/// goroutine: here it is a buffered channel holding a value whose `Drop`
+/// panics. The panic must not take a worker thread with it.
+#[test]
+fn a_panicking_drop_of_a_detached_goroutines_result_leaves_the_runtime_running() {
+    let rt = Arc::new(Runtime::builder().workers(1).build().expect("a one-worker runtime"));
+    let drops = Drops::new(1);
+    {
+        let (rt, d) = (rt.clone(), drops.clone());
+        finish_in(LIMIT, "spawning the detached goroutine", move || {
+            rt.block_on(move || {
+                let detached = go!(move || {
+                    let ch = chan::<Tracked>(1);
+                    ch.send(Tracked::panicking(0, &d));
+                    ch
+                });
+                drop(detached);
+            })
+        });
+    }
+    // The worker drops the result when it retires the goroutine (at the
+    // latest before it goes to sleep).
+    let deadline = Instant::now() + POLL_LIMIT;
+    while drops.of(0) == 0 {
+        assert!(Instant::now() < deadline, "the detached goroutine's result was never dropped");
+        thread::sleep(Duration::from_millis(1));
+    }
+    let after = {
+        let rt = rt.clone();
+        finish_in(Duration::from_secs(10), "a goroutine started after the panicking drop", move || rt.block_on(|| 7))
+    };
+    assert_eq!(after, 7);
+    drops.assert_once([0]);
+    let rt = Arc::try_unwrap(rt).unwrap_or_else(|_| panic!("the runtime is shared with nothing else"));
+    finish_in(Duration::from_secs(10), "dropping the runtime", move || drop(rt));
+}
