@@ -43,7 +43,7 @@ pub use gort_channels::{
     TryRecvError, TrySendError, chan, select,
 };
 pub use gort_runtime::{
-    Builder, DEFAULT_STACK_SIZE, JoinHandle, LocalKey, MAIN_STACK_SIZE, Metrics, Panic, Runtime, RuntimeBuilder,
+    Builder, DEFAULT_STACK_SIZE, JoinHandle, LocalKey, MAIN_STACK_SIZE, Panic, Runtime, RuntimeBuilder, RuntimeMetrics,
     blocking, current_id, goroutine_local, num_goroutine, run, spawn, yield_now,
 };
 

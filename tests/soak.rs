@@ -32,7 +32,8 @@
 //! goroutine ended and `num_goroutine` back to its baseline. Across the
 //! whole soak, the stacks the goroutines ran on are recorded (the address of
 //! a local) and must stay few: finished goroutines' stacks are reused, not
-//! leaked.
+//! leaked; at the end, `Runtime::metrics` must show no goroutine alive and
+//! every stack mapped back in a pool.
 //!
 //! `GORT_SOAK_SECS` (default 20) is the budget, `GORT_SOAK_SEED` (default
 //! fixed) the seed; both are printed. A failing program is shrunk by
@@ -1237,6 +1238,11 @@ fn random_programs_follow_gos_semantics() {
         stacks <= MAX_STACKS,
         "{goroutines} goroutines used {stacks} distinct stacks: finished goroutines' stacks leak"
     );
+    // Nothing is alive now, so every stack mapped must be back in a pool.
+    let m = soak.rt.lock().unwrap().metrics();
+    eprintln!("soak: {m:?}");
+    assert_eq!(m.goroutines_live, 0, "goroutines left after the soak: {m:?}");
+    assert_eq!(m.stacks_mapped, m.stacks_pooled, "stacks neither in use nor pooled: {m:?}");
     if goroutines <= 2 * MAX_STACKS {
         eprintln!("soak: too few goroutines ({goroutines}) for the stack check to see a leak; raise GORT_SOAK_SECS");
     }

@@ -50,7 +50,7 @@ mod timer;
 pub use blocking::blocking;
 pub use goroutine::{current_id, yield_now};
 pub use local::LocalKey;
-pub use metrics::Metrics;
+pub use metrics::RuntimeMetrics;
 pub use runtime::{MAIN_STACK_SIZE, Runtime, RuntimeBuilder, num_goroutine, run};
 pub use spawn::{Builder, JoinHandle, Panic, spawn};
 pub use stack::DEFAULT_STACK_SIZE;

@@ -26,7 +26,7 @@ use crate::stack;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Metrics {
+pub struct RuntimeMetrics {
     /// Regular worker threads (spares not included).
     pub workers: usize,
     /// Goroutines alive now: spawned and not yet returned, parked or not
@@ -60,12 +60,12 @@ pub struct Metrics {
 }
 
 /// Reads `shared`'s counters.
-pub(crate) fn read(shared: &Shared) -> Metrics {
+pub(crate) fn read(shared: &Shared) -> RuntimeMetrics {
     let started = shared.workers + shared.spares.started();
     let slots = &shared.slots[..started];
     let (stacks_mapped, global_free) = stack::counts();
     let sum = |f: fn(&crate::scheduler::Slot) -> u64| slots.iter().map(f).sum();
-    Metrics {
+    RuntimeMetrics {
         workers: shared.workers,
         goroutines_live: shared.registry.len(),
         goroutines_created: shared.registry.spawned(),

@@ -16,7 +16,7 @@ use crossbeam_deque::Worker as LocalQueue;
 use parking_lot::{Condvar, Mutex};
 
 use crate::goroutine;
-use crate::metrics::Metrics;
+use crate::metrics::RuntimeMetrics;
 use crate::scheduler::Shared;
 use crate::scheduler::worker::Worker;
 use crate::spawn::{Builder, JoinHandle, spawn_failed};
@@ -375,7 +375,7 @@ impl Runtime {
     }
 
     /// The runtime's counters now: goroutines, queues, steals, parks,
-    /// spare threads, stacks. See [`Metrics`] for each field.
+    /// spare threads, stacks. See [`RuntimeMetrics`] for each field.
     ///
     /// # Examples
     ///
@@ -390,7 +390,7 @@ impl Runtime {
     /// assert!(m.stacks_mapped >= m.stacks_pooled);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn metrics(&self) -> Metrics {
+    pub fn metrics(&self) -> RuntimeMetrics {
         crate::metrics::read(&self.shared)
     }
 
