@@ -25,10 +25,11 @@
 //!
 //! Memory: free stacks stay *hot* (their touched pages kept) in the
 //! workers' pools and in a global list of [`GLOBAL_HOT_STACKS`]; beyond
-//! that, idle workers [`scavenge`]: everything below a stack's top page is
-//! given back to the kernel with `MADV_DONTNEED`, so RSS tracks the number
-//! of live goroutines rather than the peak, without a system call on the
-//! spawn or exit path.
+//! that, the monitor thread [`scavenge`]s the stacks that stayed unused for
+//! a second, and all of them when the runtime goes idle: everything below a
+//! stack's top page is given back to the kernel with `MADV_DONTNEED`, so RSS
+//! tracks the number of live goroutines rather than the peak, without a
+//! system call on the spawn or exit path.
 
 use std::io;
 use std::sync::OnceLock;
@@ -139,6 +140,9 @@ struct SizeClass {
     hot: Vec<RawStack>,
     /// Free stacks already scrubbed by [`scavenge`].
     cold: Vec<RawStack>,
+    /// The shortest `hot` has been since the last scavenge: stacks below
+    /// this index went unused all that time.
+    low_water: usize,
     slab: Option<Slab>,
 }
 
@@ -176,7 +180,7 @@ fn with_class<R>(size: usize, f: impl FnOnce(&mut SizeClass) -> R) -> R {
     let idx = match classes.iter().position(|c| c.size == size) {
         Some(i) => i,
         None => {
-            classes.push(SizeClass { size, hot: Vec::new(), cold: Vec::new(), slab: None });
+            classes.push(SizeClass { size, hot: Vec::new(), cold: Vec::new(), low_water: 0, slab: None });
             classes.len() - 1
         }
     };
@@ -188,7 +192,9 @@ fn with_class<R>(size: usize, f: impl FnOnce(&mut SizeClass) -> R) -> R {
 fn global_alloc(size: usize, n: usize, out: &mut Vec<RawStack>) -> io::Result<()> {
     with_class(size, |class| {
         for _ in 0..n {
-            let stack = match class.hot.pop().or_else(|| class.cold.pop()) {
+            let hot = class.hot.pop();
+            class.low_water = class.low_water.min(class.hot.len());
+            let stack = match hot.or_else(|| class.cold.pop()) {
                 Some(stack) => stack,
                 None => match carve(class) {
                     Ok(stack) => stack,
@@ -224,21 +230,43 @@ pub(crate) fn counts() -> (usize, usize) {
     (MAPPED.load(Ordering::Relaxed), free)
 }
 
-/// Gives the memory of free stacks beyond the hot set back to the kernel.
+/// Which free stacks [`scavenge`] takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scavenge {
+    /// Those beyond the hot set that stayed unused since the last call: the
+    /// oldest entries of the hot list, below its low-water mark.
+    Cold,
+    /// All beyond the hot set (the runtime is idle).
+    Excess,
+}
+
+/// Gives the memory of free stacks beyond the hot set back to the kernel:
+/// everything below a stack's top page, with `MADV_DONTNEED`.
 ///
-/// Called by workers about to sleep, so the system calls (and the TLB
-/// shootdowns they cause) stay off the spawn/exit path, as Go's background
-/// scavenger does.
-pub(crate) fn scavenge() {
+/// Called by the monitor, paced like Go's background scavenger: once a
+/// second it takes only stacks that nobody took in the whole second, so a
+/// burst of goroutines ending and starting reuses its stacks' pages
+/// instead of faulting them in again; when the runtime goes idle, it takes
+/// the whole excess. The system calls (and the TLB shootdowns they cause)
+/// stay off the workers.
+pub(crate) fn scavenge(which: Scavenge) {
     loop {
         let batch: Vec<RawStack> = {
             let mut classes = GLOBAL.lock();
-            let Some(class) = classes.iter_mut().find(|c| c.hot.len() > GLOBAL_HOT_STACKS) else {
+            let excess = |c: &SizeClass| match which {
+                Scavenge::Cold => c.low_water.min(c.hot.len()).saturating_sub(GLOBAL_HOT_STACKS),
+                Scavenge::Excess => c.hot.len().saturating_sub(GLOBAL_HOT_STACKS),
+            };
+            let Some(class) = classes.iter_mut().find(|c| excess(c) > 0) else {
+                for class in classes.iter_mut() {
+                    class.low_water = class.hot.len();
+                }
                 return;
             };
-            let excess = (class.hot.len() - GLOBAL_HOT_STACKS).min(BATCH);
-            let at = class.hot.len() - excess;
-            class.hot.split_off(at)
+            // The oldest: the hot list is used from its end.
+            let n = excess(class).min(BATCH);
+            class.low_water -= n.min(class.low_water);
+            class.hot.drain(..n).collect()
         };
         let size = batch[0].size;
         for stack in &batch {

@@ -8,8 +8,9 @@
 //!   them when every worker is stuck (`scheduler::spare`);
 //! - polls the netpoller if goroutines wait for I/O and no worker has
 //!   polled for [`POLL_STARVED`];
-//! - every [`SCAVENGE_EVERY`], returns the memory of cold pooled stacks
-//!   to the kernel;
+//! - every [`SCAVENGE_EVERY`], returns the memory of pooled stacks that
+//!   stayed unused for that long to the kernel, and of all pooled stacks
+//!   beyond the hot set when the runtime goes idle;
 //! - when the whole runtime sleeps, checks for a deadlock
 //!   (`scheduler::deadlock`).
 //!
@@ -30,7 +31,7 @@ use super::Shared;
 use super::deadlock;
 use super::worker::Worker;
 use crate::goroutine::G;
-use crate::stack;
+use crate::stack::{self, Scavenge};
 
 /// How often the monitor looks.
 const TICK: Duration = Duration::from_millis(5);
@@ -141,7 +142,7 @@ impl Monitor {
             poller.poll(Some(Duration::ZERO));
         }
         if now - self.scavenged_at >= SCAVENGE_EVERY {
-            stack::scavenge();
+            stack::scavenge(Scavenge::Cold);
             self.scavenged_at = now;
         }
         if !self.shared.all_asleep() {
@@ -149,6 +150,10 @@ impl Monitor {
             return Some(TICK);
         }
         self.quiet_ticks += 1;
+        if self.quiet_ticks == QUIET_TICKS {
+            // Idle: nothing will reuse the free stacks soon.
+            stack::scavenge(Scavenge::Excess);
+        }
         if deadlock::check(&self.shared) {
             return None;
         }

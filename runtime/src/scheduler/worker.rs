@@ -66,10 +66,6 @@ const RESERVE_EVERY: u32 = 8;
 /// Ended goroutines a worker removes from the registry at once.
 const RETIRE_BATCH: usize = 32;
 
-/// A worker about to sleep scavenges stack memory only if no timer is due
-/// within this long.
-const SCAVENGE_QUIET: Duration = Duration::from_millis(20);
-
 /// The longest a spare sleeps before it checks whether it is still wanted.
 const SPARE_NAP: Duration = Duration::from_millis(10);
 
@@ -503,12 +499,6 @@ impl Worker {
             }
             shared.spares.retire(rank);
             return;
-        }
-        let wake_at = shared.earliest_timer();
-        // Idle time is when we give unused stack memory back, unless a timer
-        // is due soon: the system calls would delay it.
-        if wake_at.is_none_or(|t| t > Instant::now() + SCAVENGE_QUIET) {
-            stack::scavenge();
         }
         shared.idle.add_sleeper(self.index);
         if self.spinning.replace(false) && shared.idle.stop_spinning() && shared.has_work() {
