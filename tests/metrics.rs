@@ -29,19 +29,26 @@ fn hold_worker(rt: &Runtime, release: &Arc<AtomicBool>, running: &Arc<AtomicBool
     })
 }
 
-#[test]
-fn goroutines_created_and_live() {
-    let rt = Runtime::builder().workers(2).build().unwrap();
-    let m = rt.metrics();
-    assert_eq!((m.workers, m.goroutines_created, m.goroutines_live), (2, 0, 0));
+/// Spawns `n` goroutines on `rt` that wait to receive from one channel,
+/// and waits until all have parked.
+fn park_on_a_channel(rt: &Runtime, n: u64) -> (Chan<()>, Vec<gort::JoinHandle<Option<()>>>) {
     let ch = chan::<()>(0);
-    let hs: Vec<_> = (0..10)
+    let hs = (0..n)
         .map(|_| {
             let ch = ch.clone();
             rt.spawn(move || ch.recv())
         })
         .collect();
-    eventually("10 goroutines parked", || rt.metrics().parks >= 10);
+    eventually("the goroutines parked", || rt.metrics().parks >= n);
+    (ch, hs)
+}
+
+#[test]
+fn goroutines_created_and_live() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let m = rt.metrics();
+    assert_eq!((m.workers, m.goroutines_created, m.goroutines_live), (2, 0, 0));
+    let (ch, hs) = park_on_a_channel(&rt, 10);
     let m = rt.metrics();
     assert_eq!((m.goroutines_created, m.goroutines_live), (10, 10));
     ch.close();
@@ -107,14 +114,7 @@ fn local_queue_depth_and_steals() {
 #[test]
 fn stacks_in_use_are_counted() {
     let rt = Runtime::builder().workers(1).build().unwrap();
-    let ch = chan::<()>(0);
-    let hs: Vec<_> = (0..100)
-        .map(|_| {
-            let ch = ch.clone();
-            rt.spawn(move || ch.recv())
-        })
-        .collect();
-    eventually("100 goroutines parked", || rt.metrics().parks >= 100);
+    let (ch, hs) = park_on_a_channel(&rt, 100);
     let m = rt.metrics();
     // Each parked goroutine holds a stack: mapped and not pooled.
     assert!(m.stacks_mapped - m.stacks_pooled >= 100, "{m:?}");
