@@ -209,7 +209,10 @@ impl Monitor {
                 Ok(t) => self.spare_threads.push(t),
                 // Out of threads: the stuck workers' goroutines still move
                 // to the idle workers, only with less parallelism.
-                Err(e) => eprintln!("gort: cannot start a spare worker thread: {e}"),
+                Err(e) => {
+                    shared.spares.failed_to_start();
+                    eprintln!("gort: cannot start a spare worker thread: {e}");
+                }
             }
         }
     }

@@ -88,6 +88,12 @@ impl Spares {
         self.active.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// A spare whose thread could not be started: no longer active (it
+    /// stays counted as started, so it is not tried again).
+    pub(crate) fn failed_to_start(&self) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+
     /// Wakes every retired spare for shutdown.
     pub(crate) fn shut_down(&self) {
         self.state.lock().shut_down = true;
