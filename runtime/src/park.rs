@@ -40,6 +40,7 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 
 use crate::goroutine::{self, G};
+use crate::scheduler::Shared;
 
 /// Why a waiter is parked: shown by goroutine dumps and deadlock reports.
 ///
@@ -482,7 +483,7 @@ impl Wakeup {
     fn send(&mut self) {
         match self.0.take() {
             None => {}
-            Some(Target::Goroutine(g)) => g.runtime().schedule(g.clone()),
+            Some(Target::Goroutine(g)) => Shared::schedule_own(g),
             Some(Target::Thread(p)) => {
                 // Taking the lock orders this signal after the parked
                 // thread's check of the state, so it cannot fall in between.

@@ -223,6 +223,22 @@ impl Shared {
         self.wake_worker();
     }
 
+    /// [`schedule`](Self::schedule)s `g` on its own runtime, taking no
+    /// second reference to it on the common path: a wake on one of the
+    /// runtime's workers.
+    pub(crate) fn schedule_own(g: Arc<G>) {
+        let shared: *const Shared = Arc::as_ptr(g.runtime());
+        // SAFETY: `g`, which we hold here, keeps its runtime alive.
+        match worker::push_next(unsafe { &*shared }, g) {
+            // SAFETY: this thread is a worker of `shared`, and workers hold
+            // their runtime alive until they exit, after we return.
+            Ok(()) => unsafe { &*shared }.wake_worker(),
+            // Elsewhere `g` may run, end and be freed, and the runtime with
+            // it, as soon as it is queued: keep a reference for the call.
+            Err(g) => g.runtime().schedule(g.clone()),
+        }
+    }
+
     /// Go's wakep: wake one sleeping worker, as the spinner, unless a worker
     /// is spinning already or none sleeps.
     pub(crate) fn wake_worker(&self) {
