@@ -143,3 +143,38 @@ fn blocking_returns_the_value_and_resumes_panics() {
     // On a plain thread it just runs.
     assert_eq!(gort::blocking(|| std::thread::current().id()), std::thread::current().id());
 }
+
+#[test]
+fn the_monitor_polls_the_network_when_no_worker_can() {
+    let rt = Runtime::builder().workers(1).spare_threads(0).build().unwrap();
+    let listener = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = rt.spawn(move || listener.accept().map(|_| ()).is_ok());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rt.metrics().parks == 0 {
+        assert!(Instant::now() < deadline, "the acceptor never parked");
+        std::thread::yield_now();
+    }
+    // The only worker spins, so only the monitor can see the connection.
+    let (release, spinning) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let (r, s) = (release.clone(), spinning.clone());
+    let spinner = rt.spawn(move || {
+        s.store(true, Ordering::SeqCst);
+        while !r.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+    });
+    while !spinning.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    let _conn = std::net::TcpStream::connect(addr).unwrap();
+    // The monitor polls and queues the woken acceptor for the busy worker.
+    while rt.metrics().global_queue_depth == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let polled = rt.metrics().global_queue_depth == 1;
+    release.store(true, Ordering::SeqCst);
+    assert!(polled, "nobody polled the network: {:?}", rt.metrics());
+    spinner.join().unwrap();
+    assert!(acceptor.join().unwrap());
+}
