@@ -129,7 +129,9 @@ fn running_and_runnable_goroutines_are_told_apart() {
     // Holds the only worker, so the next goroutine cannot run.
     let busy = rt.spawn(move || {
         s.store(true, Ordering::SeqCst);
-        while !r.load(Ordering::SeqCst) {
+        // Bounded, so a missed release cannot hold the worker for good.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !r.load(Ordering::SeqCst) && Instant::now() < deadline {
             std::hint::spin_loop();
         }
         gort::debug::goroutines()

@@ -18,14 +18,21 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Spins until `release` is set, or for 10 s at most, so that a failing
+/// assertion cannot leave a worker held and the runtime's drop waiting.
+fn spin_until(release: &AtomicBool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !release.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+}
+
 /// A goroutine that holds the only worker until `release` is set.
 fn hold_worker(rt: &Runtime, release: &Arc<AtomicBool>, running: &Arc<AtomicBool>) -> gort::JoinHandle<()> {
     let (release, running) = (release.clone(), running.clone());
     rt.spawn(move || {
         running.store(true, Ordering::SeqCst);
-        while !release.load(Ordering::SeqCst) {
-            std::hint::spin_loop();
-        }
+        spin_until(&release);
     })
 }
 
@@ -97,9 +104,7 @@ fn local_queue_depth_and_steals() {
     let spawner = rt.spawn(move || {
         let hs: Vec<_> = (0..5).map(|i| gort::spawn(move || i)).collect();
         s.store(true, Ordering::SeqCst);
-        while !r.load(Ordering::SeqCst) {
-            std::hint::spin_loop();
-        }
+        spin_until(&r);
         hs
     });
     eventually("the spawner holds its worker", || running.load(Ordering::SeqCst));
