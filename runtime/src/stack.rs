@@ -11,12 +11,13 @@
 //! `mprotect`, and running out of mappings is reported as an `io::Error`
 //! naming `vm.max_map_count`.
 //!
-//! Guards are installed [`GUARD_BATCH`] at a time, ahead of carving, with
-//! one vectored `process_madvise` call: one system call and one pass over
-//! the mm's locks per batch instead of per stack. One guard per call cost
-//! about 1 µs on our 2-core machine, and with two workers carving at once
-//! the lock contention made it 1.5–2.5 µs of a fresh goroutine's ~4 µs
-//! (the `chain` workload).
+//! Guards are installed for a whole batch of new stacks (a worker's refill,
+//! 32) with one vectored `process_madvise` call: one system call and one
+//! pass over the mm's locks per batch instead of per stack. One guard per
+//! call cost about 1 µs on our 2-core machine. The stacks' addresses are
+//! reserved under the allocator's lock, but their guards are installed
+//! after it is released: with the 100 µs system call under the lock, two
+//! workers carving at once (the `chain` workload) waited for each other.
 //!
 //! Ownership: a [`RawStack`] is owned by exactly one place at a time: the
 //! global free list, a worker's [`StackPool`], or one goroutine's coroutine.
@@ -122,14 +123,12 @@ unsafe impl Stack for RawStack {
 /// How guard pages are installed on this kernel.
 static GUARDS_BY_MPROTECT: AtomicBool = AtomicBool::new(false);
 
-/// Guards installed ahead per `process_madvise` call.
+/// Most guards installed per `process_madvise` call.
 const GUARD_BATCH: usize = 128;
 
 /// A slab being carved: stacks of one size, handed out from the low end.
 struct Slab {
     next: usize,
-    /// Guards are installed for the stacks below this address.
-    guarded: usize,
     end: usize,
 }
 
@@ -189,27 +188,36 @@ fn with_class<R>(size: usize, f: impl FnOnce(&mut SizeClass) -> R) -> R {
 
 /// Moves up to `n` free stacks of `size` bytes (already rounded) into
 /// `out`, carving new ones as needed; at least one, or an error.
+///
+/// Free stacks are taken under the global lock; new ones are only
+/// *reserved* there (a run of addresses cut from the slab) and get their
+/// guard pages after the lock is released, so two workers carving at once
+/// install guards in parallel instead of one waiting out the other's
+/// system call.
 fn global_alloc(size: usize, n: usize, out: &mut Vec<RawStack>) -> io::Result<()> {
-    with_class(size, |class| {
-        for _ in 0..n {
-            let hot = class.hot.pop();
-            class.low_water = class.low_water.min(class.hot.len());
-            let stack = match hot.or_else(|| class.cold.pop()) {
-                Some(stack) => stack,
-                None => match carve(class) {
-                    Ok(stack) => stack,
-                    Err(e) => {
-                        *EXHAUSTION.lock() = Some((e.kind(), e.to_string()));
-                        EXHAUSTED.store(true, Ordering::Relaxed);
-                        // Report the error only if we could not get a single stack.
-                        return if out.is_empty() { Err(e) } else { Ok(()) };
-                    }
-                },
-            };
+    let had = out.len();
+    let run = with_class(size, |class| {
+        while out.len() - had < n {
+            let Some(stack) = class.hot.pop().or_else(|| class.cold.pop()) else { break };
             out.push(stack);
         }
-        Ok(())
-    })
+        class.low_water = class.low_water.min(class.hot.len());
+        let missing = n - (out.len() - had);
+        if missing == 0 { Ok(None) } else { reserve(class, missing).map(Some) }
+    });
+    let result = run.and_then(|run| match run {
+        None => Ok(()),
+        Some(run) => guard(run, out),
+    });
+    if let Err(e) = result {
+        *EXHAUSTION.lock() = Some((e.kind(), e.to_string()));
+        EXHAUSTED.store(true, Ordering::Relaxed);
+        // Report the error only if we could not get a single stack.
+        if out.len() == had {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Returns free stacks (all of one size) to the global hot list.
@@ -276,22 +284,42 @@ pub(crate) fn scavenge(which: Scavenge) {
     }
 }
 
-/// Cuts the next stack out of the class's slab, mapping a new slab when the
-/// current one is used up, and installs its guard page.
-fn carve(class: &mut SizeClass) -> io::Result<RawStack> {
-    let page = page_size();
-    let stride = class.size + page;
+/// Stacks cut from a slab whose guard pages are not installed yet.
+struct Run {
+    /// The guard page of the first stack (its lowest address).
+    first: usize,
+    stride: usize,
+    size: usize,
+    count: usize,
+}
+
+/// Cuts up to `n` consecutive stacks (at least one) out of the class's
+/// slab, mapping a new slab when the current one is used up.
+fn reserve(class: &mut SizeClass, n: usize) -> io::Result<Run> {
+    let stride = class.size + page_size();
     let slab = match &mut class.slab {
         Some(slab) if slab.next + stride <= slab.end => slab,
         slot => slot.insert(map_slab(stride)?),
     };
-    let guard = slab.next;
-    if guard >= slab.guarded {
-        slab.guarded = guard + install_guards(guard, stride, (slab.end - guard) / stride)? * stride;
+    let count = n.min((slab.end - slab.next) / stride);
+    let first = slab.next;
+    slab.next += count * stride;
+    Ok(Run { first, stride, size: class.size, count })
+}
+
+/// Installs the guard pages of `run`'s stacks and moves them into `out`.
+/// On an error, the stacks guarded so far are kept; the rest of the run is
+/// abandoned (its addresses stay reserved, unused).
+fn guard(run: Run, out: &mut Vec<RawStack>) -> io::Result<()> {
+    let mut done = 0;
+    while done < run.count {
+        let first = run.first + done * run.stride;
+        let n = install_guards(first, run.stride, run.count - done)?;
+        out.extend((0..n).map(|i| RawStack { top: first + i * run.stride + run.stride, size: run.size }));
+        MAPPED.fetch_add(n, Ordering::Relaxed);
+        done += n;
     }
-    slab.next += stride;
-    MAPPED.fetch_add(1, Ordering::Relaxed);
-    Ok(RawStack { top: guard + stride, size: class.size })
+    Ok(())
 }
 
 /// Reserves address space for a slab of stacks of `stride` bytes each.
@@ -317,7 +345,7 @@ fn map_slab(stride: usize) -> io::Result<Slab> {
         ));
     }
     let start = addr as usize;
-    Ok(Slab { next: start, guarded: start, end: start + len })
+    Ok(Slab { next: start, end: start + len })
 }
 
 /// Installs the guard pages of up to [`GUARD_BATCH`] of the `left` stacks
