@@ -420,7 +420,13 @@ impl Worker {
             let last = attempt + 1 == STEAL_ATTEMPTS;
             let start = self.rng.below(n);
             for victim in (0..n).map(|k| (start + k) % n).filter(|&v| v != self.index) {
-                if let Steal::Success(g) = self.shared.slots[victim].stealer.steal_batch_and_pop(&self.local) {
+                // Retry means we raced the owner or another thief, not that
+                // the queue is empty: try again, as Go's runqgrab does.
+                let stealer = &self.shared.slots[victim].stealer;
+                let stolen = std::iter::repeat_with(|| stealer.steal_batch_and_pop(&self.local))
+                    .find(|s| !s.is_retry())
+                    .and_then(Steal::success);
+                if let Some(g) = stolen {
                     bump(&self.slot().steals);
                     return Some(g);
                 }
@@ -429,8 +435,11 @@ impl Worker {
                     return Some(g);
                 }
             }
-            if let Steal::Success(g) = self.shared.injector.steal_batch_and_pop(&self.local) {
-                return Some(g);
+            let injected = std::iter::repeat_with(|| self.shared.injector.steal_batch_and_pop(&self.local))
+                .find(|s| !s.is_retry())
+                .and_then(Steal::success);
+            if injected.is_some() {
+                return injected;
             }
         }
         None
