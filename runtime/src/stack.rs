@@ -508,6 +508,43 @@ mod tests {
         assert_eq!(round_size(DEFAULT_STACK_SIZE), DEFAULT_STACK_SIZE);
     }
 
+    /// Free stacks of `size` in the global hot and cold lists.
+    fn free_counts(size: usize) -> (usize, usize) {
+        with_class(size, |c| (c.hot.len(), c.cold.len()))
+    }
+
+    #[test]
+    fn the_scavenger_takes_only_stacks_unused_for_a_whole_period() {
+        // A size no other test uses, so the class is ours alone.
+        let size = round_size(MIN_STACK_SIZE + 7 * page_size());
+        let n = GLOBAL_HOT_STACKS + 40;
+        let mut stacks = Vec::new();
+        global_alloc(size, n, &mut stacks).unwrap();
+        assert_eq!(stacks.len(), n);
+        global_free(size, stacks.drain(..));
+        // Freed just now: this period's low-water mark predates them.
+        scavenge(Scavenge::Cold);
+        assert_eq!(free_counts(size), (n, 0));
+        // Ten of them are taken and returned: the low-water mark drops by
+        // ten, so only the thirty below it are cold.
+        global_alloc(size, 10, &mut stacks).unwrap();
+        global_free(size, stacks.drain(..));
+        scavenge(Scavenge::Cold);
+        assert_eq!(free_counts(size), (n - 30, 30));
+        // Unused for a whole period: all beyond the hot set are cold now.
+        scavenge(Scavenge::Cold);
+        assert_eq!(free_counts(size), (GLOBAL_HOT_STACKS, 40));
+        // Cold stacks are reused after hot ones, and still work.
+        global_alloc(size, GLOBAL_HOT_STACKS + 1, &mut stacks).unwrap();
+        assert_eq!(free_counts(size), (0, 39));
+        let scrubbed = stacks.last().unwrap();
+        // SAFETY: the stack is ours and not in use; its top page is mapped.
+        unsafe { *((scrubbed.top - 8) as *mut u64) = 1 };
+        global_free(size, stacks.drain(..));
+        scavenge(Scavenge::Excess);
+        assert_eq!(free_counts(size).0, GLOBAL_HOT_STACKS);
+    }
+
     #[test]
     fn exhaustion_is_reported_until_a_stack_is_freed() {
         let spare = take(round_size(MIN_STACK_SIZE)).unwrap();
