@@ -239,6 +239,7 @@ pub(crate) fn dump_on_sigquit(shared: &Arc<Shared>) {
         match spawned {
             Ok(_) => {
                 HELPERS.fetch_add(1, Ordering::SeqCst);
+                crate::scheduler::census::changed();
             }
             Err(e) => eprintln!("gort: GORT_DUMP_ON_SIGQUIT: cannot start its thread: {e}"),
         }

@@ -76,7 +76,7 @@ pub(crate) fn read(shared: &Shared) -> RuntimeMetrics {
         global_queue_depth: shared.injector.len(),
         steals: sum(|s| s.steals.load(Ordering::Relaxed)),
         parks: sum(|s| s.parks.load(Ordering::Relaxed)),
-        spare_threads_started: shared.spares.started(),
+        spare_threads_started: shared.spares.threads(),
         spare_threads_active: shared.spares.active(),
         stacks_pooled: global_free + slots.iter().map(|s| s.pooled_stacks.load(Ordering::Relaxed)).sum::<usize>(),
         stacks_mapped,

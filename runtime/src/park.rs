@@ -40,7 +40,7 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 
 use crate::goroutine::{self, G};
-use crate::scheduler::Shared;
+use crate::scheduler::{Shared, census};
 
 /// Why a waiter is parked: shown by goroutine dumps and deadlock reports.
 ///
@@ -275,12 +275,12 @@ impl ParkState {
         self.0.load(Ordering::Acquire) & STATE_MASK == NOTIFIED
     }
 
-    /// True once [`finish`](Self::finish) ran.
     /// True while parked and not yet woken.
     pub(crate) fn is_parked(&self) -> bool {
         self.0.load(Ordering::Acquire) & STATE_MASK == PARKED
     }
 
+    /// True once [`finish`](Self::finish) ran.
     pub(crate) fn is_done(&self) -> bool {
         self.0.load(Ordering::Acquire) & STATE_MASK == DONE
     }
@@ -492,6 +492,7 @@ impl Wakeup {
                 // it runs, so a deadlock check never sees it as asleep then.
                 if std::mem::take(&mut *counted) {
                     THREADS_PARKED_FOR_GOOD.fetch_sub(1, Ordering::SeqCst);
+                    census::changed();
                 }
                 p.cond.notify_one();
             }
@@ -569,9 +570,11 @@ impl ThreadParker {
                 None => {
                     *guard = true;
                     THREADS_PARKED_FOR_GOOD.fetch_add(1, Ordering::SeqCst);
+                    census::changed();
                     self.cond.wait(&mut guard);
                     if std::mem::take(&mut *guard) {
                         THREADS_PARKED_FOR_GOOD.fetch_sub(1, Ordering::SeqCst);
+                        census::changed();
                     }
                 }
                 Some(deadline) => {

@@ -23,14 +23,16 @@
 //!
 //! The checks are made twice around the census, and the workers' progress
 //! counters must not move in between, so a goroutine that ran meanwhile (and
-//! perhaps armed a timer or spawned a thread) cancels the verdict.
+//! perhaps armed a timer or spawned a thread) cancels the verdict; the
+//! census epoch (`scheduler::census`) must not move either, so a plain
+//! thread woken meanwhile does too.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
-use super::Shared;
+use super::{Shared, census};
 use crate::goroutine::G;
 
 /// The message Go prints, first line of the report.
@@ -127,15 +129,18 @@ fn progress(shared: &Shared) -> u64 {
     shared.slots.iter().map(|s| s.progress.load(Ordering::SeqCst)).fold(0, u64::wrapping_add)
 }
 
-/// Point 3: every thread of the process is one we know cannot act.
+/// Point 3: every thread of the process is one we know cannot act. The
+/// census epoch must not move while the counts and the thread count are
+/// read (see `scheduler::census`).
 fn every_thread_asleep(shared: &Shared) -> bool {
-    let Some(threads) = process_threads() else { return false };
-    let ours = shared.workers + shared.spares.started() + 1;
+    let epoch = census::epoch();
+    let ours = shared.workers + shared.spares.threads() + 1;
     let asleep = ours
         + crate::park::threads_parked_for_good()
         + crate::blocking::idle_threads()
         + crate::debug::helper_threads();
-    threads == asleep
+    let Some(threads) = process_threads() else { return false };
+    threads == asleep && census::epoch() == epoch
 }
 
 /// The number of threads in this process, from `/proc/self/status`.

@@ -32,6 +32,7 @@
 //! a thread per timer or a timer thread that runs user code (Go runs timers
 //! in the scheduler, and so do we).
 
+pub(crate) mod census;
 pub(crate) mod deadlock;
 pub(crate) mod idle;
 pub(crate) mod monitor;

@@ -14,8 +14,8 @@
 //! - when the whole runtime sleeps, checks for a deadlock
 //!   (`scheduler::deadlock`).
 //!
-//! It costs nothing on the hot path but two plain stores per goroutine
-//! switch (the worker's progress counter). When every worker has slept for
+//! It costs the hot path four plain stores per goroutine switch (the
+//! worker's progress counter and its running-goroutine pointer, twice). When every worker has slept for
 //! [`QUIET_TICKS`] ticks and nothing needs re-checking, the monitor sleeps
 //! until a worker wakes up and rings its [`Bell`].
 
@@ -149,7 +149,7 @@ impl Monitor {
             self.quiet_ticks = 0;
             return Some(TICK);
         }
-        self.quiet_ticks += 1;
+        self.quiet_ticks = self.quiet_ticks.saturating_add(1);
         if self.quiet_ticks == QUIET_TICKS {
             // Idle: nothing will reuse the free stacks soon.
             stack::scavenge(Scavenge::Excess);
@@ -206,7 +206,10 @@ impl Monitor {
                 .name(format!("gort-spare-{rank}"))
                 .spawn(move || Worker::main(worker, index, queue));
             match spawned {
-                Ok(t) => self.spare_threads.push(t),
+                Ok(t) => {
+                    shared.spares.thread_started();
+                    self.spare_threads.push(t);
+                }
                 // Out of threads: the stuck workers' goroutines still move
                 // to the idle workers, only with less parallelism.
                 Err(e) => {

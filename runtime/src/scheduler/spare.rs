@@ -45,6 +45,9 @@ pub(crate) struct Spares {
     started: AtomicUsize,
     /// Spares started and not retired.
     active: AtomicUsize,
+    /// Spare threads that really started (some of `started` may have
+    /// failed to).
+    threads: AtomicUsize,
 }
 
 impl Spares {
@@ -88,8 +91,13 @@ impl Spares {
         self.active.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// A spare whose thread could not be started: no longer active (it
-    /// stays counted as started, so it is not tried again).
+    /// A spare's thread has started.
+    pub(crate) fn thread_started(&self) {
+        self.threads.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A spare whose thread could not be started: no longer active (its
+    /// rank stays taken, so it is not tried again).
     pub(crate) fn failed_to_start(&self) {
         self.active.fetch_sub(1, Ordering::SeqCst);
     }
@@ -105,8 +113,14 @@ impl Spares {
         self.active.load(Ordering::SeqCst)
     }
 
-    /// Spares started since the runtime was built.
+    /// Spare ranks handed out since the runtime was built: their slots may
+    /// hold goroutines.
     pub(crate) fn started(&self) -> usize {
         self.started.load(Ordering::SeqCst)
+    }
+
+    /// Spare threads running (working or retired).
+    pub(crate) fn threads(&self) -> usize {
+        self.threads.load(Ordering::SeqCst)
     }
 }
