@@ -178,3 +178,26 @@ fn the_monitor_polls_the_network_when_no_worker_can() {
     spinner.join().unwrap();
     assert!(acceptor.join().unwrap());
 }
+
+#[test]
+fn many_blocking_calls_at_once_all_complete() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let total = rt.block_on(|| {
+        let hs: Vec<_> = (0..64u64)
+            .map(|i| {
+                gort::spawn(move || {
+                    (0..20)
+                        .map(|j| {
+                            gort::blocking(move || {
+                                std::thread::sleep(Duration::from_micros(200));
+                                i * j
+                            })
+                        })
+                        .sum::<u64>()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    });
+    assert_eq!(total, (0..64u64).sum::<u64>() * (0..20u64).sum::<u64>());
+}

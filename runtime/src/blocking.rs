@@ -9,11 +9,12 @@
 //! work blocks).
 //!
 //! The pool is one per process, shared by all runtimes: threads are started
-//! when no idle one is left, up to [`MAX_THREADS`], and end after
-//! [`IDLE_TIMEOUT`] without work. A job given to an idle thread *claims*
-//! it at once (under the pool's lock), so the count of idle threads that
-//! deadlock detection reads never includes one that is about to run user
-//! code.
+//! when no waiting one is free, up to [`MAX_THREADS`], and end after
+//! [`IDLE_TIMEOUT`] without work. Each thread counts itself in and out of
+//! the waiting set under the pool's lock; the idle count that deadlock
+//! detection reads is the waiting threads minus the queued jobs, so it
+//! never includes a thread that is about to run user code (whichever thread
+//! ends up taking the job).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +25,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::goroutine;
 use crate::park::{WaitReason, Waiter, park};
+use crate::scheduler::census;
 
 /// Most threads the pool runs at once; more jobs wait in its queue.
 const MAX_THREADS: usize = 512;
@@ -36,17 +38,25 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Default)]
 struct State {
     queue: VecDeque<Job>,
-    /// Threads waiting for work that no job has claimed yet.
-    idle: usize,
+    /// Threads waiting for work (each counts itself in and out).
+    waiting: usize,
     /// Threads started and not ended.
     threads: usize,
+}
+
+impl State {
+    /// Waiting threads that no queued job will wake: the ones deadlock
+    /// detection may count as unable to act.
+    fn idle(&self) -> usize {
+        self.waiting.saturating_sub(self.queue.len())
+    }
 }
 
 #[derive(Default)]
 struct Pool {
     state: Mutex<State>,
     work: Condvar,
-    /// `state.idle`, readable without the lock.
+    /// `state.idle()`, readable without the lock.
     idle: AtomicUsize,
 }
 
@@ -59,12 +69,18 @@ pub(crate) fn idle_threads() -> usize {
 }
 
 impl Pool {
+    /// Republishes the idle count after `state` changed (under its lock).
+    fn publish(&self, state: &State) {
+        if self.idle.swap(state.idle(), Ordering::SeqCst) != state.idle() {
+            census::changed();
+        }
+    }
+
     fn submit(&'static self, job: Job) {
         let mut state = self.state.lock();
         state.queue.push_back(job);
-        if state.idle > 0 {
-            state.idle -= 1;
-            self.idle.store(state.idle, Ordering::SeqCst);
+        if state.waiting >= state.queue.len() {
+            // A waiting thread is free for it.
             self.work.notify_one();
         } else if state.threads < MAX_THREADS {
             state.threads += 1;
@@ -74,11 +90,13 @@ impl Pool {
                 if state.threads == 0 {
                     // No thread would ever run it: take it back and say so.
                     state.queue.pop_back();
+                    self.publish(&state);
                     drop(state);
                     panic!("gort::blocking cannot start a thread: {e}");
                 }
             }
         }
+        self.publish(&state);
     }
 
     /// A pool thread's body: run queued jobs, wait idle, end when idle too long.
@@ -86,28 +104,21 @@ impl Pool {
         let mut state = self.state.lock();
         loop {
             if let Some(job) = state.queue.pop_front() {
+                self.publish(&state);
                 drop(state);
                 job();
                 state = self.state.lock();
                 continue;
             }
-            state.idle += 1;
-            self.idle.store(state.idle, Ordering::SeqCst);
+            state.waiting += 1;
+            self.publish(&state);
             let timed_out = self.work.wait_for(&mut state, IDLE_TIMEOUT).timed_out();
-            if !state.queue.is_empty() {
-                // A job claimed us (`submit` took us off `idle`), or we woke
-                // spuriously while one waits: take it.
-                continue;
-            }
-            if timed_out {
-                // Nobody claimed us: still counted idle, so uncount and end.
-                state.idle -= 1;
+            state.waiting -= 1;
+            self.publish(&state);
+            if timed_out && state.queue.is_empty() {
                 state.threads -= 1;
-                self.idle.store(state.idle, Ordering::SeqCst);
                 return;
             }
-            // A spurious wake with no work: wait again, still counted idle.
-            state.idle -= 1;
         }
     }
 }
