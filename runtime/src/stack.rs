@@ -207,7 +207,10 @@ fn global_alloc(size: usize, n: usize, out: &mut Vec<RawStack>) -> io::Result<()
     });
     let result = run.and_then(|run| match run {
         None => Ok(()),
-        Some(run) => guard(run, out),
+        Some(run) => {
+            let before = out.len();
+            guard(&run, out).inspect_err(|_| give_back(&run, out.len() - before))
+        }
     });
     if let Err(e) = result {
         *EXHAUSTION.lock() = Some((e.kind(), e.to_string()));
@@ -308,9 +311,9 @@ fn reserve(class: &mut SizeClass, n: usize) -> io::Result<Run> {
 }
 
 /// Installs the guard pages of `run`'s stacks and moves them into `out`.
-/// On an error, the stacks guarded so far are kept; the rest of the run is
-/// abandoned (its addresses stay reserved, unused).
-fn guard(run: Run, out: &mut Vec<RawStack>) -> io::Result<()> {
+/// On an error, the stacks guarded so far are kept (see [`give_back`] for
+/// the rest).
+fn guard(run: &Run, out: &mut Vec<RawStack>) -> io::Result<()> {
     let mut done = 0;
     while done < run.count {
         let first = run.first + done * run.stride;
@@ -320,6 +323,20 @@ fn guard(run: Run, out: &mut Vec<RawStack>) -> io::Result<()> {
         done += n;
     }
     Ok(())
+}
+
+/// Returns the unguarded tail of `run` (all but its first `guarded`
+/// stacks) to its slab, if nothing was cut from the slab after it; else
+/// its addresses stay reserved, unused.
+fn give_back(run: &Run, guarded: usize) {
+    let (tail, end) = (run.first + guarded * run.stride, run.first + run.count * run.stride);
+    with_class(run.size, |class| {
+        if let Some(slab) = &mut class.slab
+            && slab.next == end
+        {
+            slab.next = tail;
+        }
+    });
 }
 
 /// Reserves address space for a slab of stacks of `stride` bytes each.
