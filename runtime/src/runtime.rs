@@ -147,8 +147,8 @@ impl RuntimeBuilder {
         let spare_queues = queues.split_off(workers);
         let (monitor_shared, monitor_exits) = (shared.clone(), exits.clone());
         let monitor = thread::Builder::new().name(format!("{}-monitor", self.thread_name)).spawn(move || {
+            let _exit = MarkOnExit(monitor_exits);
             crate::scheduler::monitor::run(monitor_shared, spare_queues);
-            monitor_exits.mark();
         });
         match monitor {
             Ok(t) => threads.push(t),
@@ -157,8 +157,8 @@ impl RuntimeBuilder {
         for (index, queue) in queues.into_iter().enumerate() {
             let (worker_shared, worker_exits) = (shared.clone(), exits.clone());
             let spawned = thread::Builder::new().name(format!("{}-{index}", self.thread_name)).spawn(move || {
+                let _exit = MarkOnExit(worker_exits);
                 Worker::main(worker_shared, index, queue);
-                worker_exits.mark();
             });
             match spawned {
                 Ok(t) => threads.push(t),
@@ -193,6 +193,16 @@ fn workers_from_env() -> io::Result<usize> {
 struct Exits {
     count: Mutex<usize>,
     cond: Condvar,
+}
+
+/// Marks a runtime thread's exit when dropped: also when the thread
+/// unwinds, so shutdown never waits for a thread that is gone.
+struct MarkOnExit(Arc<Exits>);
+
+impl Drop for MarkOnExit {
+    fn drop(&mut self) {
+        self.0.mark();
+    }
 }
 
 impl Exits {
