@@ -1,8 +1,7 @@
 /*
  * The kernel's floor for a goroutine on a fresh stack: one guard page
  * installed (MADV_GUARD_INSTALL) and the stack's top page touched, as gort
- * does for every stack it carves. No runtime code runs here, so this is
- * what the `chain` workload pays per goroutine before any scheduling.
+ * does for every stack it carves. No runtime code runs here.
  *
  *   gcc -O2 -pthread fault_floor.c -o fault_floor
  *   ./fault_floor 100000 1 32    # stacks, threads, stacks per batch
@@ -10,6 +9,8 @@
  *
  * On our 2-core VM (Nov 2026): 3.4-3.9 us per stack with one thread,
  * 1.7-2.1 us with two; Go's chain runs at 3.0-5.7 us per goroutine there.
+ * It is chain's floor only when every goroutine takes a fresh stack: see
+ * docs/design.md for the schedule that avoids it.
  */
 #include <stdio.h>
 #include <stdlib.h>
