@@ -117,7 +117,7 @@ pub(crate) fn check(shared: &Shared) -> bool {
 }
 
 /// Points 1 and 2: nothing runs, and no timer or socket can change that.
-fn stalled(shared: &Shared) -> bool {
+pub(crate) fn stalled(shared: &Shared) -> bool {
     shared.all_asleep()
         && !shared.has_work()
         && shared.earliest_timer().is_none()

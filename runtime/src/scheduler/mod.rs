@@ -77,14 +77,14 @@ pub(crate) struct Slot {
     pub(crate) runnext: AtomicPtr<G>,
     pub(crate) timers: TimerHeap,
     pub(crate) sleeper: Sleeper,
-    /// Goroutine resumptions and returns: odd while the worker runs a
-    /// goroutine. Written only by the worker; the monitor reads it to find
-    /// a worker stuck in one goroutine.
+    /// Goroutine resumptions. Written only by the worker; with `running`,
+    /// the monitor reads it to find a worker stuck in one goroutine.
     pub(crate) progress: AtomicU64,
     /// The worker thread's kernel id, for the monitor to see whether it is
     /// blocked; 0 until the thread starts.
     pub(crate) tid: AtomicI32,
-    /// The goroutine the worker runs now, or null; for goroutine dumps.
+    /// The goroutine the worker runs now, or null; for goroutine dumps and
+    /// the monitor.
     pub(crate) running: AtomicPtr<G>,
     /// Counters for `Runtime::metrics`, written only by the worker.
     pub(crate) parks: AtomicU64,
@@ -215,12 +215,19 @@ impl Shared {
     /// is one of ours, else on the injector; then wakes an idle worker if
     /// none is spinning.
     pub(crate) fn schedule(&self, g: Arc<G>) {
-        if let Err(g) = worker::push_next(self, g) {
-            if self.is_shut_down() {
-                return;
-            }
-            self.injector.push(g);
+        match worker::push_next(self, g) {
+            Ok(()) => self.wake_worker(),
+            Err(g) => self.inject(g),
         }
+    }
+
+    /// Queues `g` on the injector (the current thread is not one of our
+    /// workers) and wakes a worker.
+    fn inject(&self, g: Arc<G>) {
+        if self.is_shut_down() {
+            return;
+        }
+        self.injector.push(g);
         self.wake_worker();
     }
 
@@ -236,7 +243,7 @@ impl Shared {
             Ok(()) => unsafe { &*shared }.wake_worker(),
             // Elsewhere `g` may run, end and be freed, and the runtime with
             // it, as soon as it is queued: keep a reference for the call.
-            Err(g) => g.runtime().schedule(g.clone()),
+            Err(g) => g.runtime().inject(g.clone()),
         }
     }
 

@@ -14,8 +14,9 @@
 //! - when the whole runtime sleeps, checks for a deadlock
 //!   (`scheduler::deadlock`).
 //!
-//! It costs the hot path four plain stores per goroutine switch (the
-//! worker's progress counter and its running-goroutine pointer, twice). When every worker has slept for
+//! It costs the hot path three plain stores per goroutine switch (the
+//! worker's progress counter, and its running-goroutine pointer set and
+//! cleared). When every worker has slept for
 //! [`QUIET_TICKS`] ticks and nothing needs re-checking, the monitor sleeps
 //! until a worker wakes up and rings its [`Bell`].
 
@@ -164,9 +165,7 @@ impl Monitor {
         // rings; but a plain thread ending (the one thing that can turn
         // "asleep" into "deadlocked" without waking anyone) rings nothing,
         // so keep looking while a thread waits in `block_on`.
-        let stalled =
-            self.shared.earliest_timer().is_none() && self.shared.poller_if_made().is_none_or(|p| !p.has_waiters());
-        if stalled && self.shared.block_ons.count() > 0 { Some(STUCK_AFTER) } else { None }
+        if deadlock::stalled(&self.shared) && self.shared.block_ons.count() > 0 { Some(STUCK_AFTER) } else { None }
     }
 
     /// Go's retake: finds stuck workers, gets their queued goroutines
@@ -185,7 +184,7 @@ impl Monitor {
             let progress = slot.progress.load(Ordering::Relaxed);
             if progress != seen.0 {
                 *seen = (progress, now);
-            } else if progress % 2 == 1 && now - seen.1 >= STUCK_AFTER {
+            } else if !slot.running.load(Ordering::Relaxed).is_null() && now - seen.1 >= STUCK_AFTER {
                 if thread_is_running(slot.tid.load(Ordering::Relaxed)) {
                     running += 1;
                 } else {

@@ -11,15 +11,16 @@
 //! which removes it from the spawner's slab: to keep that from moving the
 //! slab's lock between caches on every goroutine, finished goroutines are
 //! removed in batches ([`Registry::remove_batch`], one lock per slab per
-//! batch). The live count is kept apart, in one padded counter per actor
-//! (+1 when it spawns, -1 when a goroutine ends on it), so it is exact as
-//! soon as a goroutine ends even while its removal is batched.
+//! batch). The live count is kept apart, as two padded counters per actor
+//! (goroutines it spawned, goroutines that ended on it): live is spawned
+//! minus ended, exact as soon as a goroutine ends even while its removal is
+//! batched, and the spawned total is `RuntimeMetrics::goroutines_created`.
 //!
 //! A goroutine between its end and its batched removal is still in a slab,
 //! finished: [`Registry::snapshot`] leaves such goroutines out.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -36,10 +37,10 @@ struct Slab {
 #[derive(Default)]
 #[repr(align(128))]
 struct Counts {
-    /// Spawned here minus ended here.
-    live: AtomicIsize,
     /// Spawned here.
     spawned: AtomicU64,
+    /// Ended here.
+    ended: AtomicU64,
 }
 
 /// The live goroutines of one runtime.
@@ -70,7 +71,6 @@ impl Registry {
     /// Adds a goroutine spawned by worker `spawner` (`None`: a plain thread).
     pub(crate) fn insert(&self, spawner: Option<usize>, g: Arc<G>) -> Place {
         let index = spawner.unwrap_or(self.outside());
-        self.counts[index].live.fetch_add(1, Ordering::Relaxed);
         self.counts[index].spawned.fetch_add(1, Ordering::Relaxed);
         let mut slab = self.slabs[index].lock();
         let slot = match slab.free.pop() {
@@ -89,7 +89,7 @@ impl Registry {
     /// Counts a goroutine that just ended on worker `worker`; its slot is
     /// freed later by [`remove_batch`](Self::remove_batch).
     pub(crate) fn ended(&self, worker: usize) {
-        self.counts[worker].live.fetch_sub(1, Ordering::Relaxed);
+        self.counts[worker].ended.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Frees the slots of ended goroutines, one lock per slab.
@@ -108,7 +108,11 @@ impl Registry {
 
     /// Live goroutines now.
     pub(crate) fn len(&self) -> usize {
-        self.counts.iter().map(|c| c.live.load(Ordering::Relaxed)).sum::<isize>().max(0) as usize
+        // Ended first, so a goroutine ending between the two sums is
+        // usually counted in both; the sums are not one snapshot, hence
+        // the saturation.
+        let ended: u64 = self.counts.iter().map(|c| c.ended.load(Ordering::Relaxed)).sum();
+        self.spawned().saturating_sub(ended) as usize
     }
 
     /// Goroutines spawned since the runtime was built.
@@ -125,7 +129,7 @@ impl Registry {
             slab.free.clear();
         }
         for counts in self.counts.iter() {
-            counts.live.store(0, Ordering::Relaxed);
+            counts.ended.store(counts.spawned.load(Ordering::Relaxed), Ordering::Relaxed);
         }
         all
     }

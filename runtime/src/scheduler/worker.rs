@@ -167,9 +167,15 @@ fn allocate_blanks(shared: &Arc<Shared>, out: &mut Vec<Arc<G>>, reserve: bool) {
     out.extend((0..FREE_GS_BATCH).map(|_| G::blank(shared.clone())));
 }
 
+/// Runs a steal until it settles: `Retry` means it raced the owner or
+/// another thief, not that the queue is empty (Go's runqgrab retries too).
+fn settled<T>(mut steal: impl FnMut() -> Steal<T>) -> Option<T> {
+    std::iter::repeat_with(&mut steal).find(|s| !s.is_retry()).and_then(Steal::success)
+}
+
 /// Adds one to a counter that only this worker writes.
 fn bump(counter: &std::sync::atomic::AtomicU64) {
-    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
 }
 
 impl Worker {
@@ -252,17 +258,15 @@ impl Worker {
     fn run(&self, g: Arc<G>) {
         let slot = self.slot();
         loop {
-            // Odd while the goroutine runs: the monitor watches for a value
-            // that stays odd. Only we write it, so load + store suffices.
-            let progress = slot.progress.load(Ordering::Relaxed);
-            slot.progress.store(progress.wrapping_add(1), Ordering::Relaxed);
+            // The monitor sees a worker stuck when `running` stays set while
+            // `progress` stays still (see `scheduler::monitor`).
+            bump(&slot.progress);
             slot.running.store(Arc::as_ptr(&g).cast_mut(), Ordering::Relaxed);
             // SAFETY: we own `g`: it came out of a queue or runnext (each
             // holds a goroutine at most once), or it is ours from the
             // previous turn of this loop.
             let switch = unsafe { g.resume(|size| self.take_stack(size), |stack| self.give_stack(stack)) };
             slot.running.store(std::ptr::null_mut(), Ordering::Relaxed);
-            slot.progress.store(progress.wrapping_add(2), Ordering::Relaxed);
             let switch = switch.unwrap_or_else(|err| {
                 // SAFETY: we own `g` (as above) and it never ran.
                 unsafe { g.fail_start(err) };
@@ -381,11 +385,7 @@ impl Worker {
         if let Some(g) = self.take_runnext() {
             return Some(g);
         }
-        let g = self.local.pop().or_else(|| {
-            std::iter::repeat_with(|| injector.steal_batch_and_pop(&self.local))
-                .find(|s| !s.is_retry())
-                .and_then(Steal::success)
-        })?;
+        let g = self.local.pop().or_else(|| settled(|| injector.steal_batch_and_pop(&self.local)))?;
         self.new_slice();
         Some(g)
     }
@@ -420,13 +420,8 @@ impl Worker {
             let last = attempt + 1 == STEAL_ATTEMPTS;
             let start = self.rng.below(n);
             for victim in (0..n).map(|k| (start + k) % n).filter(|&v| v != self.index) {
-                // Retry means we raced the owner or another thief, not that
-                // the queue is empty: try again, as Go's runqgrab does.
                 let stealer = &self.shared.slots[victim].stealer;
-                let stolen = std::iter::repeat_with(|| stealer.steal_batch_and_pop(&self.local))
-                    .find(|s| !s.is_retry())
-                    .and_then(Steal::success);
-                if let Some(g) = stolen {
+                if let Some(g) = settled(|| stealer.steal_batch_and_pop(&self.local)) {
                     bump(&self.slot().steals);
                     return Some(g);
                 }
@@ -435,11 +430,8 @@ impl Worker {
                     return Some(g);
                 }
             }
-            let injected = std::iter::repeat_with(|| self.shared.injector.steal_batch_and_pop(&self.local))
-                .find(|s| !s.is_retry())
-                .and_then(Steal::success);
-            if injected.is_some() {
-                return injected;
+            if let Some(g) = settled(|| self.shared.injector.steal_batch_and_pop(&self.local)) {
+                return Some(g);
             }
         }
         None
@@ -524,7 +516,8 @@ impl Worker {
         let mut wake_at = shared.earliest_timer();
         if self.index >= shared.workers {
             // A spare wakes now and then to see whether it is still wanted.
-            wake_at = Some(wake_at.map_or(Instant::now() + SPARE_NAP, |t| t.min(Instant::now() + SPARE_NAP)));
+            let nap = Instant::now() + SPARE_NAP;
+            wake_at = Some(wake_at.map_or(nap, |t| t.min(nap)));
         }
         let sleeper = &self.slot().sleeper;
         if self.poll_instead_of_sleeping(wake_at) {
