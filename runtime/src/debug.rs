@@ -170,7 +170,8 @@ pub fn goroutines() -> Vec<GoroutineInfo> {
 
 /// The goroutines of runtime `shared`, ordered by id.
 pub(crate) fn infos(shared: &Shared) -> Vec<GoroutineInfo> {
-    let running: Vec<*const G> = shared.slots.iter().map(|s| s.running.load(Ordering::Relaxed).cast_const()).collect();
+    let running: Vec<*const G> =
+        shared.slots.iter().map(|s| s.own.running.load(Ordering::Relaxed).cast_const()).collect();
     let mut all: Vec<GoroutineInfo> = shared
         .registry
         .snapshot()

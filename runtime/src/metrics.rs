@@ -74,11 +74,11 @@ pub(crate) fn read(shared: &Shared) -> RuntimeMetrics {
             .map(|s| s.stealer.len() + usize::from(!s.runnext.load(Ordering::Acquire).is_null()))
             .collect(),
         global_queue_depth: shared.injector.len(),
-        steals: sum(|s| s.steals.load(Ordering::Relaxed)),
-        parks: sum(|s| s.parks.load(Ordering::Relaxed)),
+        steals: sum(|s| s.own.steals.load(Ordering::Relaxed)),
+        parks: sum(|s| s.own.parks.load(Ordering::Relaxed)),
         spare_threads_started: shared.spares.threads(),
         spare_threads_active: shared.spares.active(),
-        stacks_pooled: global_free + slots.iter().map(|s| s.pooled_stacks.load(Ordering::Relaxed)).sum::<usize>(),
+        stacks_pooled: global_free + slots.iter().map(|s| s.own.pooled_stacks.load(Ordering::Relaxed)).sum::<usize>(),
         stacks_mapped,
     }
 }

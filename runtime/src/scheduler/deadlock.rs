@@ -126,7 +126,7 @@ pub(crate) fn stalled(shared: &Shared) -> bool {
 
 /// The sum of the workers' progress counters (see `Slot::progress`).
 fn progress(shared: &Shared) -> u64 {
-    shared.slots.iter().map(|s| s.progress.load(Ordering::SeqCst)).fold(0, u64::wrapping_add)
+    shared.slots.iter().map(|s| s.own.progress.load(Ordering::SeqCst)).fold(0, u64::wrapping_add)
 }
 
 /// Point 3: every thread of the process is one we know cannot act. The

@@ -67,7 +67,9 @@ const FREE_GS_GLOBAL: usize = 4096;
 /// Goroutine ids, unique in the process; the first goroutine is 1, as in Go.
 static NEXT_GOROUTINE_ID: AtomicU64 = AtomicU64::new(1);
 
-/// The parts of a worker that other threads touch.
+/// The parts of a worker that other threads touch. Aligned so that two
+/// slots never share a cache line.
+#[repr(align(128))]
 pub(crate) struct Slot {
     /// Steals from the worker's local queue.
     pub(crate) stealer: Stealer<Arc<G>>,
@@ -77,16 +79,27 @@ pub(crate) struct Slot {
     pub(crate) runnext: AtomicPtr<G>,
     pub(crate) timers: TimerHeap,
     pub(crate) sleeper: Sleeper,
-    /// Goroutine resumptions. Written only by the worker; with `running`,
-    /// the monitor reads it to find a worker stuck in one goroutine.
-    pub(crate) progress: AtomicU64,
     /// The worker thread's kernel id, for the monitor to see whether it is
     /// blocked; 0 until the thread starts.
     pub(crate) tid: AtomicI32,
+    /// What the worker writes at every switch, on lines of its own.
+    pub(crate) own: OwnerLine,
+}
+
+/// Counters only the worker writes (plain stores) and others only read:
+/// kept off the lines of `runnext` and the stealer, which the other workers
+/// touch at every wake and steal, and off the neighbouring slot's lines, so
+/// the stores at every switch do not bounce those lines between CPUs.
+#[derive(Default)]
+#[repr(align(128))]
+pub(crate) struct OwnerLine {
+    /// Goroutine resumptions; with `running`, the monitor reads it to find a
+    /// worker stuck in one goroutine.
+    pub(crate) progress: AtomicU64,
     /// The goroutine the worker runs now, or null; for goroutine dumps and
     /// the monitor.
     pub(crate) running: AtomicPtr<G>,
-    /// Counters for `Runtime::metrics`, written only by the worker.
+    /// Counters for `Runtime::metrics`.
     pub(crate) parks: AtomicU64,
     pub(crate) steals: AtomicU64,
     pub(crate) pooled_stacks: AtomicUsize,
@@ -145,12 +158,8 @@ impl Shared {
                 runnext: AtomicPtr::new(std::ptr::null_mut()),
                 timers: TimerHeap::new(),
                 sleeper: Sleeper::default(),
-                progress: AtomicU64::new(0),
-                running: AtomicPtr::new(std::ptr::null_mut()),
                 tid: AtomicI32::new(0),
-                parks: AtomicU64::new(0),
-                steals: AtomicU64::new(0),
-                pooled_stacks: AtomicUsize::new(0),
+                own: OwnerLine::default(),
             })
             .collect();
         Shared {

@@ -181,10 +181,10 @@ impl Monitor {
         let shared = &self.shared;
         let (mut blocked, mut running, mut regular_stuck) = (0, 0, 0);
         for (index, (slot, seen)) in shared.slots.iter().zip(self.seen.iter_mut()).enumerate() {
-            let progress = slot.progress.load(Ordering::Relaxed);
+            let progress = slot.own.progress.load(Ordering::Relaxed);
             if progress != seen.0 {
                 *seen = (progress, now);
-            } else if !slot.running.load(Ordering::Relaxed).is_null() && now - seen.1 >= STUCK_AFTER {
+            } else if !slot.own.running.load(Ordering::Relaxed).is_null() && now - seen.1 >= STUCK_AFTER {
                 if thread_is_running(slot.tid.load(Ordering::Relaxed)) {
                     running += 1;
                 } else {

@@ -260,13 +260,13 @@ impl Worker {
         loop {
             // The monitor sees a worker stuck when `running` stays set while
             // `progress` stays still (see `scheduler::monitor`).
-            bump(&slot.progress);
-            slot.running.store(Arc::as_ptr(&g).cast_mut(), Ordering::Relaxed);
+            bump(&slot.own.progress);
+            slot.own.running.store(Arc::as_ptr(&g).cast_mut(), Ordering::Relaxed);
             // SAFETY: we own `g`: it came out of a queue or runnext (each
             // holds a goroutine at most once), or it is ours from the
             // previous turn of this loop.
             let switch = unsafe { g.resume(|size| self.take_stack(size), |stack| self.give_stack(stack)) };
-            slot.running.store(std::ptr::null_mut(), Ordering::Relaxed);
+            slot.own.running.store(std::ptr::null_mut(), Ordering::Relaxed);
             let switch = switch.unwrap_or_else(|err| {
                 // SAFETY: we own `g` (as above) and it never ran.
                 unsafe { g.fail_start(err) };
@@ -284,7 +284,7 @@ impl Worker {
                     return;
                 }
                 Some(Switch::Park(unlock)) => {
-                    bump(&slot.parks);
+                    bump(&slot.own.parks);
                     // SAFETY: the goroutine has switched out on this thread
                     // and cannot be resumed before it is marked PARKED below.
                     unsafe { unlock.run() };
@@ -300,14 +300,14 @@ impl Worker {
     fn take_stack(&self, size: usize) -> std::io::Result<stack::RawStack> {
         let mut pool = self.stacks.borrow_mut();
         let stack = pool.take(size);
-        self.slot().pooled_stacks.store(pool.len(), Ordering::Relaxed);
+        self.slot().own.pooled_stacks.store(pool.len(), Ordering::Relaxed);
         stack
     }
 
     fn give_stack(&self, stack: stack::RawStack) {
         let mut pool = self.stacks.borrow_mut();
         pool.give(stack);
-        self.slot().pooled_stacks.store(pool.len(), Ordering::Relaxed);
+        self.slot().own.pooled_stacks.store(pool.len(), Ordering::Relaxed);
     }
 
     /// The next goroutine to run, or `None` at shutdown.
@@ -422,11 +422,11 @@ impl Worker {
             for victim in (0..n).map(|k| (start + k) % n).filter(|&v| v != self.index) {
                 let stealer = &self.shared.slots[victim].stealer;
                 if let Some(g) = settled(|| stealer.steal_batch_and_pop(&self.local)) {
-                    bump(&self.slot().steals);
+                    bump(&self.slot().own.steals);
                     return Some(g);
                 }
                 if last && let Some(g) = self.steal_runnext(victim) {
-                    bump(&self.slot().steals);
+                    bump(&self.slot().own.steals);
                     return Some(g);
                 }
             }
