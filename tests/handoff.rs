@@ -201,3 +201,37 @@ fn many_blocking_calls_at_once_all_complete() {
     });
     assert_eq!(total, (0..64u64).sum::<u64>() * (0..20u64).sum::<u64>());
 }
+
+#[test]
+fn a_timer_armed_on_a_spare_fires_after_the_spare_retires() {
+    // One worker spins; the monitor starts a spare, which takes the other
+    // goroutine. That one waits until the worker has gone to sleep with no
+    // timer to wake for, then sleeps on a timer on the spare's heap, and the
+    // spare retires: the worker must still wake for the timer.
+    let rt = Runtime::builder().workers(1).spare_threads(1).build().unwrap();
+    let spun = Arc::new(AtomicBool::new(false));
+    let on_spare = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..2 {
+        let (spun, on_spare, tx) = (spun.clone(), on_spare.clone(), tx.clone());
+        rt.spawn(move || {
+            let here = std::thread::current().name().unwrap_or_default().starts_with("gort-spare");
+            if here {
+                on_spare.store(true, Ordering::SeqCst);
+                while !spun.load(Ordering::SeqCst) {
+                    std::hint::spin_loop();
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                gort::time::sleep(Duration::from_millis(30));
+            } else {
+                spin();
+                spun.store(true, Ordering::SeqCst);
+            }
+            tx.send(()).unwrap();
+        });
+    }
+    for _ in 0..2 {
+        rx.recv_timeout(Duration::from_secs(10)).expect("a goroutine's timer never fired");
+    }
+    assert!(on_spare.load(Ordering::SeqCst), "no goroutine ran on a spare: {:?}", rt.metrics());
+}

@@ -362,14 +362,21 @@ impl Shared {
             Some(index) => self.slots[index].timers.add(self.epoch, when, Fire::Task(task)),
             None => {
                 self.slots[0].timers.add(self.epoch, when, Fire::Task(task));
-                // Pairs with the fence in `Worker::sleep`: either that worker
-                // sees the new deadline, or we see it registered as asleep.
-                std::sync::atomic::fence(Ordering::SeqCst);
-                self.wake_worker();
-                // A worker blocked in epoll_wait sleeps until its own
-                // deadline: make it look at the timers again.
-                self.interrupt_poll(None);
+                self.recheck_timers();
             }
         }
+    }
+
+    /// Makes a sleeping worker look at the deadlines again: called when a
+    /// timer may sit on a heap no running worker will look at (one added
+    /// from outside, or left by a spare that retires).
+    pub(crate) fn recheck_timers(&self) {
+        // Pairs with the fence in `Worker::sleep`: either that worker sees
+        // the new deadline, or we see it registered as asleep.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.wake_worker();
+        // A worker blocked in epoll_wait sleeps until its own deadline:
+        // make it look at the timers again.
+        self.interrupt_poll(None);
     }
 }

@@ -498,6 +498,12 @@ impl Worker {
             if self.spinning.replace(false) && shared.idle.stop_spinning() && shared.has_work() {
                 shared.wake_worker();
             }
+            // Timers armed here (goroutines that ran on this spare) would
+            // otherwise wait for a worker that went to sleep before they
+            // were armed.
+            if self.slot().timers.next_deadline(shared.epoch).is_some() {
+                shared.recheck_timers();
+            }
             shared.spares.retire(rank);
             return;
         }
