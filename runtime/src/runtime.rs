@@ -12,12 +12,12 @@ use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_deque::Worker as LocalQueue;
 use parking_lot::{Condvar, Mutex};
 
 use crate::goroutine;
 use crate::metrics::RuntimeMetrics;
 use crate::scheduler::Shared;
+use crate::scheduler::runq::RunQueue as LocalQueue;
 use crate::scheduler::worker::Worker;
 use crate::spawn::{Builder, JoinHandle, spawn_failed};
 use crate::stack::DEFAULT_STACK_SIZE;
@@ -138,7 +138,7 @@ impl RuntimeBuilder {
         };
         crate::fault::install_panic_hook();
         let spares = self.spare_threads.unwrap_or(workers);
-        let mut queues: Vec<LocalQueue<_>> = (0..workers + spares).map(|_| LocalQueue::new_fifo()).collect();
+        let mut queues: Vec<LocalQueue<_>> = (0..workers + spares).map(|_| LocalQueue::new()).collect();
         let stealers = queues.iter().map(LocalQueue::stealer).collect();
         let shared = Arc::new(Shared::new(stealers, workers, self.stack_size));
         crate::debug::dump_on_sigquit(&shared);

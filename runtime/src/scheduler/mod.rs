@@ -37,6 +37,7 @@ pub(crate) mod deadlock;
 pub(crate) mod idle;
 pub(crate) mod monitor;
 pub(crate) mod registry;
+pub(crate) mod runq;
 pub(crate) mod spare;
 pub(crate) mod worker;
 
@@ -45,7 +46,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicUsize
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use crossbeam_deque::{Injector, Stealer};
+use crossbeam_deque::Injector;
 use parking_lot::Mutex;
 
 use crate::goroutine::{G, Output};
@@ -59,6 +60,7 @@ use deadlock::BlockOns;
 use idle::{Idle, Sleeper};
 use monitor::Bell;
 use registry::Registry;
+use runq::Stealer;
 use spare::Spares;
 
 /// Blank goroutine headers kept in the global list; more are freed.
@@ -72,7 +74,7 @@ static NEXT_GOROUTINE_ID: AtomicU64 = AtomicU64::new(1);
 #[repr(align(128))]
 pub(crate) struct Slot {
     /// Steals from the worker's local queue.
-    pub(crate) stealer: Stealer<Arc<G>>,
+    pub(crate) stealer: Stealer<G>,
     /// One goroutine that runs next, before the local queue: an
     /// `Arc::into_raw` pointer or null. The owner swaps it; thieves take it
     /// only with a compare-and-swap.
@@ -149,7 +151,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// State for `workers` regular workers and `stealers.len() - workers`
     /// spares.
-    pub(crate) fn new(stealers: Vec<Stealer<Arc<G>>>, workers: usize, stack_size: usize) -> Shared {
+    pub(crate) fn new(stealers: Vec<Stealer<G>>, workers: usize, stack_size: usize) -> Shared {
         let all = stealers.len();
         let slots = stealers
             .into_iter()

@@ -25,11 +25,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_deque::Worker as LocalQueue;
 use parking_lot::{Condvar, Mutex};
 
 use super::Shared;
 use super::deadlock;
+use super::runq::RunQueue as LocalQueue;
 use super::worker::Worker;
 use crate::goroutine::G;
 use crate::stack::{self, Scavenge};
@@ -101,7 +101,7 @@ impl Bell {
 struct Monitor {
     shared: Arc<Shared>,
     /// Queues of spares not started yet, by rank.
-    spare_queues: Vec<Option<LocalQueue<Arc<G>>>>,
+    spare_queues: Vec<Option<LocalQueue<G>>>,
     spare_threads: Vec<JoinHandle<()>>,
     /// Per slot: the progress counter last seen, and when it changed.
     seen: Vec<(u64, Instant)>,
@@ -111,7 +111,7 @@ struct Monitor {
 
 /// The monitor thread's body: runs until shutdown, then joins the spares
 /// it started.
-pub(crate) fn run(shared: Arc<Shared>, spare_queues: Vec<LocalQueue<Arc<G>>>) {
+pub(crate) fn run(shared: Arc<Shared>, spare_queues: Vec<LocalQueue<G>>) {
     let now = Instant::now();
     let mut m = Monitor {
         seen: vec![(0, now); shared.slots.len()],

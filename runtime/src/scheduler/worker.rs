@@ -8,8 +8,9 @@
 //! 2. `runnext`, inheriting the current time slice;
 //! 3. the local queue, then a batch from the injector;
 //! 4. due timers of every worker (other workers' only if their heap is free);
-//! 5. as the one spinning worker: steal half of a random victim's queue,
-//!    [`STEAL_ATTEMPTS`] rounds, the last one also taking victims' `runnext`;
+//! 5. as the one spinning worker: steal the newest half of a random
+//!    victim's queue (`scheduler::runq`), [`STEAL_ATTEMPTS`] rounds, the
+//!    last one also taking victims' `runnext`;
 //! 6. sleep until signalled or the earliest timer.
 //!
 //! # Time slices and `runnext`
@@ -26,9 +27,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_deque::{Steal, Worker as LocalQueue};
+use crossbeam_deque::Steal;
 
 use super::Shared;
+use super::runq::RunQueue as LocalQueue;
 use crate::goroutine::{G, Switch};
 use crate::rng::FastRand;
 use crate::stack::{self, StackPool};
@@ -74,7 +76,7 @@ const SPARE_NAP: Duration = Duration::from_millis(10);
 pub(crate) struct Worker {
     shared: Arc<Shared>,
     index: usize,
-    local: LocalQueue<Arc<G>>,
+    local: LocalQueue<G>,
     rng: FastRand,
     /// Slices started (Go's `schedtick`).
     tick: Cell<u64>,
@@ -167,12 +169,6 @@ fn allocate_blanks(shared: &Arc<Shared>, out: &mut Vec<Arc<G>>, reserve: bool) {
     out.extend((0..FREE_GS_BATCH).map(|_| G::blank(shared.clone())));
 }
 
-/// Runs a steal until it settles: `Retry` means it raced the owner or
-/// another thief, not that the queue is empty (Go's runqgrab retries too).
-fn settled<T>(mut steal: impl FnMut() -> Steal<T>) -> Option<T> {
-    std::iter::repeat_with(&mut steal).find(|s| !s.is_retry()).and_then(Steal::success)
-}
-
 /// Adds one to a counter that only this worker writes.
 fn bump(counter: &std::sync::atomic::AtomicU64) {
     counter.store(counter.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
@@ -181,7 +177,7 @@ fn bump(counter: &std::sync::atomic::AtomicU64) {
 impl Worker {
     /// The worker thread's body: runs goroutines until shutdown. Workers
     /// past `shared.workers` are spares (`scheduler::spare`).
-    pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Arc<G>>) {
+    pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<G>) {
         crate::fault::install_on_worker();
         let w = Worker {
             stacks: RefCell::new(StackPool::new(shared.stack_size)),
@@ -215,13 +211,19 @@ impl Worker {
         &self.shared.slots[self.index]
     }
 
+    /// Queues `g` at the back of the local queue (the injector takes the
+    /// overflow).
+    fn push_local(&self, g: Arc<G>) {
+        self.local.push(g);
+    }
+
     fn push_next(&self, g: Arc<G>) {
         // AcqRel: Release publishes `g` to whoever takes it (owner or thief);
         // Acquire takes ownership of the previous occupant.
         let old = self.slot().runnext.swap(Arc::into_raw(g).cast_mut(), Ordering::AcqRel);
         if !old.is_null() {
             // SAFETY: a non-null runnext owns one Arc count, now ours.
-            self.local.push(unsafe { Arc::from_raw(old) });
+            self.push_local(unsafe { Arc::from_raw(old) });
         }
     }
 
@@ -280,7 +282,7 @@ impl Worker {
                     return;
                 }
                 Some(Switch::Yield) => {
-                    self.local.push(g);
+                    self.push_local(g);
                     return;
                 }
                 Some(Switch::Park(unlock)) => {
@@ -385,7 +387,7 @@ impl Worker {
         if let Some(g) = self.take_runnext() {
             return Some(g);
         }
-        let g = self.local.pop().or_else(|| settled(|| injector.steal_batch_and_pop(&self.local)))?;
+        let g = self.local.pop().or_else(|| self.local.refill(injector))?;
         self.new_slice();
         Some(g)
     }
@@ -401,7 +403,7 @@ impl Worker {
             match self.inherit_start.get() {
                 None => self.inherit_start.set(Some(now)),
                 Some(start) if now - start >= TIME_SLICE => {
-                    self.local.push(g);
+                    self.push_local(g);
                     self.inherited.set(0);
                     self.inherit_start.set(None);
                     return None;
@@ -421,7 +423,7 @@ impl Worker {
             let start = self.rng.below(n);
             for victim in (0..n).map(|k| (start + k) % n).filter(|&v| v != self.index) {
                 let stealer = &self.shared.slots[victim].stealer;
-                if let Some(g) = settled(|| stealer.steal_batch_and_pop(&self.local)) {
+                if let Some(g) = stealer.steal_batch_and_pop(&self.local) {
                     bump(&self.slot().own.steals);
                     return Some(g);
                 }
@@ -430,7 +432,7 @@ impl Worker {
                     return Some(g);
                 }
             }
-            if let Some(g) = settled(|| self.shared.injector.steal_batch_and_pop(&self.local)) {
+            if let Some(g) = self.local.refill(&self.shared.injector) {
                 return Some(g);
             }
         }
