@@ -50,7 +50,11 @@ const INHERIT_CLOCK_EVERY: u32 = 64;
 const STEAL_ATTEMPTS: usize = 4;
 
 /// How long a thief waits before taking a victim's `runnext`: the victim is
-/// usually about to run it (Go's `usleep(3)` in `runqsteal`).
+/// usually about to run it (Go's `usleep(3)` in `runqsteal`). A real sleep,
+/// as Go's, which the kernel's timer slack stretches to about 50 µs: a
+/// 3 µs spin let thieves take goroutines their victims were about to run,
+/// splitting communicating pairs across CPUs (select, pingpong and chain
+/// 12-16% slower, 7 interleaved runs).
 const RUNNEXT_GRACE: Duration = Duration::from_micros(3);
 
 /// Blank goroutine headers moved between a worker's cache and the global
@@ -477,10 +481,7 @@ impl Worker {
         if p.is_null() {
             return None;
         }
-        let until = Instant::now() + RUNNEXT_GRACE;
-        while Instant::now() < until {
-            std::hint::spin_loop();
-        }
+        std::thread::sleep(RUNNEXT_GRACE);
         // Whatever pointer the CAS finds is owned by the slot, so taking it
         // is sound even if `p` was run and reused meanwhile.
         slot.compare_exchange(p, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
