@@ -30,12 +30,14 @@
 //!   waited for: a thief that finds it taken tries its next victim); with
 //!   no other thief, the head and tail only grow during a steal, and an
 //!   unchanged word means an unchanged queue.
-//! - A full ring doubles, and a ring a quarter full halves (down to
-//!   [`MIN_CAP`]), as crossbeam's deques do: a goroutine that spawns a
-//!   million keeps them in order here, where Go would move half to its
-//!   global queue at every 256. The owner swaps rings holding `stealing`,
-//!   so no thief reads the old one when it is freed; the live slots are
-//!   copied to the same positions, so the word does not change.
+//! - A full ring doubles, as crossbeam's deques do: a goroutine that
+//!   spawns a million keeps them in order here, where Go would move half
+//!   to its global queue at every 256. A grown ring goes back to
+//!   [`MIN_CAP`] once the owner finds it empty, which copies nothing
+//!   (halving at a quarter full, as crossbeam does, copied every goroutine
+//!   of a draining million once more). The owner swaps rings holding
+//!   `stealing`, so no thief reads the old one when it is freed; the live
+//!   slots are copied to the same positions, so the word does not change.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
@@ -215,13 +217,12 @@ impl<T> RunQueue<T> {
         let q = &self.0;
         loop {
             let ends = q.ends();
-            if ends.len() == 0 {
-                return None;
-            }
             let ring = self.ring();
-            if ring.cap() > MIN_CAP && ends.len() < ring.cap() / 4 {
-                self.resize(ring.cap() / 2);
-                continue;
+            if ends.len() == 0 {
+                if ring.cap() > MIN_CAP {
+                    self.resize(MIN_CAP);
+                }
+                return None;
             }
             let p = ring.slot(ends.head).load(Ordering::Relaxed);
             if q.swap_ends(ends, Ends { head: ends.head.wrapping_add(1), ..ends }) {
@@ -321,7 +322,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_ring_grows_and_an_emptied_one_shrinks_keeping_the_order() {
+    fn a_full_ring_grows_keeping_the_order_and_shrinks_once_empty() {
         let q = RunQueue::new();
         let gs = headers(10_000);
         for g in &gs {
@@ -334,8 +335,9 @@ mod tests {
         for g in &gs[..10_000 - STEAL_BATCH as usize] {
             assert!(Arc::ptr_eq(&q.pop().unwrap(), g));
         }
+        assert_eq!(q.ring().cap(), 16_384, "kept while goroutines are queued");
         assert!(q.pop().is_none());
-        assert_eq!(q.ring().cap(), MIN_CAP, "halved at each quarter, down to the smallest");
+        assert_eq!(q.ring().cap(), MIN_CAP, "back to the smallest once empty");
     }
 
     #[test]
