@@ -200,6 +200,28 @@ fn two_goroutines_waking_each_other_do_not_starve_a_third() {
 }
 
 #[test]
+fn goroutines_queued_behind_a_busy_worker_run_on_an_idle_one() {
+    // A goroutine queues two others (one in `runnext`, one in its queue),
+    // then keeps its worker until both have run. Thieves leave a short
+    // queue and `runnext` alone for a grace period, since their owner is
+    // usually about to run them; after it they must take them.
+    let rt = Runtime::builder().workers(2).spare_threads(0).build().unwrap();
+    let busy = rt.spawn(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        for _ in 0..2 {
+            let ran = ran.clone();
+            go!(move || ran.fetch_add(1, Ordering::SeqCst));
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ran.load(Ordering::SeqCst) < 2 {
+            assert!(Instant::now() < deadline, "queued goroutines never ran elsewhere");
+            std::hint::spin_loop();
+        }
+    });
+    busy.join().unwrap();
+}
+
+#[test]
 fn sleep_never_returns_early() {
     let hs: Vec<_> = (0..200)
         .map(|_| {
