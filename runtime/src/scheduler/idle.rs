@@ -16,7 +16,10 @@
 //! A submitter does: push the goroutine; `SeqCst` load of `spinning` and
 //! `sleeping`. A spinner that gives up does: add itself to `sleeping`
 //! (`SeqCst`); decrement `spinning` (`SeqCst`); look at every queue once
-//! more. All four accesses are `SeqCst`, so they fall in one total order:
+//! more. All four accesses are `SeqCst` (the local queue's word and
+//! `runnext` are swapped and read with `SeqCst`, which costs nothing over
+//! `AcqRel`/`Acquire` on x86 and ARMv8; crossbeam's injector fences its
+//! emptiness check), so they fall in one total order:
 //! either the submitter's loads come after the spinner's decrement — it then
 //! sees `spinning == 0` and `sleeping > 0` and wakes somebody — or the push
 //! comes before the spinner's final look, which then finds the goroutine.

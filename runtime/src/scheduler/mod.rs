@@ -292,7 +292,7 @@ impl Shared {
     /// Is there anything runnable in any queue? (The spinner's last look.)
     pub(crate) fn has_work(&self) -> bool {
         !self.injector.is_empty()
-            || self.slots.iter().any(|s| !s.stealer.is_empty() || !s.runnext.load(Ordering::Acquire).is_null())
+            || self.slots.iter().any(|s| !s.stealer.is_empty() || !s.runnext.load(Ordering::SeqCst).is_null())
     }
 
     /// The earliest timer deadline of all workers.

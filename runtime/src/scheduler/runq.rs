@@ -27,9 +27,11 @@
 //!   Because the tail moves both ways, the word could come back to a value
 //!   a thief read with other goroutines in its slots (a steal and pushes in
 //!   between). Thieves therefore take turns on a queue (`stealing`, never
-//!   waited for: a thief that finds it taken tries its next victim); with
-//!   no other thief, the head and tail only grow during a steal, and an
-//!   unchanged word means an unchanged queue.
+//!   waited for: a thief that finds it taken tries its next victim, where
+//!   crossbeam's `Retry` would have it try again); with no other thief, and
+//!   the owner unable to swap rings during the turn, the head and tail only
+//!   grow during a steal, and an unchanged word means an unchanged queue
+//!   (short of 2^32 pushes during one steal).
 //! - A full ring doubles, as crossbeam's deques do: a goroutine that
 //!   spawns a million keeps them in order here, where Go would move half
 //!   to its global queue at every 256. A grown ring goes back to
@@ -39,6 +41,7 @@
 //!   `stealing`, so no thief reads the old one when it is freed; the live
 //!   slots are copied to the same positions, so the word does not change.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
@@ -93,7 +96,7 @@ impl<T> Ring<T> {
 
 /// The queue, shared by the owner's [`RunQueue`] and the [`Stealer`]s.
 /// Aligned so that the word every push and pop writes shares its cache line
-/// with nothing another worker writes.
+/// with nothing other workers write except while they steal from it.
 #[repr(align(128))]
 struct Inner<T> {
     ends: AtomicU64,
@@ -104,13 +107,17 @@ struct Inner<T> {
 }
 
 impl<T> Inner<T> {
+    /// `SeqCst` (no dearer than `Acquire` on x86 or ARMv8) for the
+    /// wake-up argument in `scheduler::idle`: a spinner's last look at the
+    /// queues and a submitter's push fall in one order.
     fn ends(&self) -> Ends {
-        Ends::unpack(self.ends.load(Ordering::Acquire))
+        Ends::unpack(self.ends.load(Ordering::SeqCst))
     }
 
-    /// Moves the word from `from` to `to` if no one changed it.
+    /// Moves the word from `from` to `to` if no one changed it (`SeqCst`:
+    /// see [`ends`](Self::ends)).
     fn swap_ends(&self, from: Ends, to: Ends) -> bool {
-        self.ends.compare_exchange(from.pack(), to.pack(), Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        self.ends.compare_exchange(from.pack(), to.pack(), Ordering::SeqCst, Ordering::Relaxed).is_ok()
     }
 
     /// Takes the thieves' turn: true if we got it.
@@ -137,30 +144,41 @@ impl<T> Drop for Inner<T> {
     }
 }
 
-/// The owner's handle: push and pop.
-pub(crate) struct RunQueue<T>(Arc<Inner<T>>);
+/// The owner's handle: push and pop. Not `Sync`: two threads pushing at
+/// once could both write the slot at `tail`.
+pub(crate) struct RunQueue<T>(Arc<Inner<T>>, PhantomData<*mut ()>);
+
+// SAFETY: the owner's handle may move to another thread (the spares' queues
+// are made before their threads); it carries `Arc<T>`s, hence the bounds.
+unsafe impl<T: Send + Sync> Send for RunQueue<T> {}
 
 /// A thief's (and observers') handle.
-pub(crate) struct Stealer<T>(Arc<Inner<T>>);
+pub(crate) struct Stealer<T>(Arc<Inner<T>>, PhantomData<*mut ()>);
+
+// SAFETY: every method of a thief's handle is safe to call from any number
+// of threads at once (thieves take turns through `stealing`); it hands out
+// `Arc<T>`s, hence the bounds.
+unsafe impl<T: Send + Sync> Send for Stealer<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send + Sync> Sync for Stealer<T> {}
 
 impl<T> Clone for Stealer<T> {
     fn clone(&self) -> Self {
-        Stealer(self.0.clone())
+        Stealer(self.0.clone(), PhantomData)
     }
 }
 
 impl<T> RunQueue<T> {
     pub(crate) fn new() -> RunQueue<T> {
         let ring = Box::into_raw(Ring::new(MIN_CAP));
-        RunQueue(Arc::new(Inner {
-            ends: AtomicU64::new(0),
-            stealing: AtomicBool::new(false),
-            ring: AtomicPtr::new(ring),
-        }))
+        RunQueue(
+            Arc::new(Inner { ends: AtomicU64::new(0), stealing: AtomicBool::new(false), ring: AtomicPtr::new(ring) }),
+            PhantomData,
+        )
     }
 
     pub(crate) fn stealer(&self) -> Stealer<T> {
-        Stealer(self.0.clone())
+        Stealer(self.0.clone(), PhantomData)
     }
 
     fn ring(&self) -> &Ring<T> {
@@ -172,12 +190,19 @@ impl<T> RunQueue<T> {
     /// positions, and frees the old one.
     fn resize(&self, cap: u32) {
         let q = &self.0;
-        // A thief holds the turn for a few loads and one compare-and-swap.
+        let new = Ring::new(cap);
+        // A thief holds the turn for a few loads and one compare-and-swap,
+        // unless the kernel preempted it there: then let it run.
+        let mut spins = 0u32;
         while !q.try_take_turn() {
-            std::hint::spin_loop();
+            spins += 1;
+            if spins % 64 == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
         }
         let old = self.ring();
-        let new = Ring::new(cap);
         // With the turn ours, only we change the word.
         let ends = q.ends();
         for i in 0..ends.len() {

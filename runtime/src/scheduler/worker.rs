@@ -226,16 +226,17 @@ impl Worker {
         &self.shared.slots[self.index]
     }
 
-    /// Queues `g` at the back of the local queue (the injector takes the
-    /// overflow).
+    /// Queues `g` at the back of the local queue.
     fn push_local(&self, g: Arc<G>) {
         self.local.push(g);
     }
 
     fn push_next(&self, g: Arc<G>) {
-        // AcqRel: Release publishes `g` to whoever takes it (owner or thief);
-        // Acquire takes ownership of the previous occupant.
-        let old = self.slot().runnext.swap(Arc::into_raw(g).cast_mut(), Ordering::AcqRel);
+        // Release publishes `g` to whoever takes it (owner or thief);
+        // Acquire takes ownership of the previous occupant; SeqCst for the
+        // wake-up argument in `scheduler::idle` (free: a locked instruction
+        // either way on x86, `swpal` on ARMv8).
+        let old = self.slot().runnext.swap(Arc::into_raw(g).cast_mut(), Ordering::SeqCst);
         if !old.is_null() {
             // SAFETY: a non-null runnext owns one Arc count, now ours.
             self.push_local(unsafe { Arc::from_raw(old) });
