@@ -218,20 +218,28 @@ impl<T> RunQueue<T> {
 
     /// Queues `g` at the tail.
     pub(crate) fn push(&self, g: Arc<T>) {
+        self.push_raw(&[Arc::into_raw(g).cast_mut()]);
+    }
+
+    /// Queues `ps` (`Arc::into_raw` pointers, whose counts the queue takes)
+    /// at the tail, in order, with one compare-and-swap.
+    fn push_raw(&self, ps: &[*mut T]) {
         let q = &self.0;
-        let p = Arc::into_raw(g).cast_mut();
+        let n = ps.len() as u32;
         loop {
             let ends = q.ends();
             let ring = self.ring();
-            if ends.len() == ring.cap() {
+            if ring.cap() - ends.len() < n {
                 assert!(ring.cap() < 1 << 31, "more than 2^31 goroutines queued on one worker");
                 self.resize(2 * ring.cap());
                 continue;
             }
-            // Only we write slots, and `tail` is not live: no thief reads
-            // it until the swap below succeeds.
-            ring.slot(ends.tail).store(p, Ordering::Relaxed);
-            if q.swap_ends(ends, Ends { tail: ends.tail.wrapping_add(1), ..ends }) {
+            // Only we write slots, and those from `tail` on are not live: no
+            // thief reads them until the swap below succeeds.
+            for (i, &p) in ps.iter().enumerate() {
+                ring.slot(ends.tail.wrapping_add(i as u32)).store(p, Ordering::Relaxed);
+            }
+            if q.swap_ends(ends, Ends { tail: ends.tail.wrapping_add(n), ..ends }) {
                 return;
             }
         }
@@ -263,11 +271,16 @@ impl<T> RunQueue<T> {
     /// first to run and queues the others here.
     pub(crate) fn refill(&self, injector: &Injector<Arc<T>>) -> Option<Arc<T>> {
         let n = injector.len().div_ceil(2).clamp(1, STEAL_BATCH as usize);
+        // `Retry` means we raced another worker, not that it is empty.
         let take = || std::iter::repeat_with(|| injector.steal()).find(|s| !s.is_retry()).and_then(Steal::success);
         let first = take()?;
+        let mut rest = [std::ptr::null_mut(); STEAL_BATCH as usize];
+        let mut got = 0;
         for g in std::iter::from_fn(take).take(n - 1) {
-            self.push(g);
+            rest[got] = Arc::into_raw(g).cast_mut();
+            got += 1;
         }
+        self.push_raw(&rest[..got]);
         Some(first)
     }
 }
@@ -307,13 +320,11 @@ impl<T> Stealer<T> {
             }
         };
         q.end_turn();
+        // The swap took the batch out of the ring: each pointer carries one
+        // count, now ours; the rest go to `dest` with theirs.
         let (&first, rest) = taken.split_first()?;
-        for &p in rest {
-            // SAFETY: the swap took the batch out of the ring: each pointer
-            // carries one count, now ours.
-            dest.push(unsafe { Arc::from_raw(p) });
-        }
-        // SAFETY: as above.
+        dest.push_raw(rest);
+        // SAFETY: as just said, `first`'s count is ours.
         Some(unsafe { Arc::from_raw(first) })
     }
 }
@@ -327,13 +338,18 @@ mod tests {
         (0..n).map(Arc::new).collect()
     }
 
-    #[test]
-    fn the_owner_pops_in_push_order_and_a_thief_takes_the_newest_half() {
-        let q = RunQueue::new();
-        let gs = headers(10);
+    /// A queue holding `n` distinct values, pushed in order, and the values.
+    fn filled(n: usize) -> (RunQueue<usize>, Vec<Arc<usize>>) {
+        let (q, gs) = (RunQueue::new(), headers(n));
         for g in &gs {
             q.push(g.clone());
         }
+        (q, gs)
+    }
+
+    #[test]
+    fn the_owner_pops_in_push_order_and_a_thief_takes_the_newest_half() {
+        let (q, gs) = filled(10);
         let thief = RunQueue::new();
         let first = q.stealer().steal_batch_and_pop(&thief).unwrap();
         assert!(Arc::ptr_eq(&first, &gs[5]), "the oldest of the newest half runs first");
@@ -347,12 +363,23 @@ mod tests {
     }
 
     #[test]
-    fn a_full_ring_grows_keeping_the_order_and_shrinks_once_empty() {
-        let q = RunQueue::new();
-        let gs = headers(10_000);
+    fn a_refill_takes_half_the_injector_in_order() {
+        let (q, injector) = (RunQueue::new(), Injector::new());
+        let gs = headers(10);
         for g in &gs {
-            q.push(g.clone());
+            injector.push(g.clone());
         }
+        assert!(Arc::ptr_eq(&q.refill(&injector).unwrap(), &gs[0]));
+        for g in &gs[1..5] {
+            assert!(Arc::ptr_eq(&q.pop().unwrap(), g));
+        }
+        assert!(q.pop().is_none());
+        assert_eq!(injector.len(), 5, "the other half is left to other workers");
+    }
+
+    #[test]
+    fn a_full_ring_grows_keeping_the_order_and_shrinks_once_empty() {
+        let (q, gs) = filled(10_000);
         assert_eq!((q.stealer().len(), q.ring().cap()), (10_000, 16_384));
         let thief = RunQueue::new();
         let first = q.stealer().steal_batch_and_pop(&thief).unwrap();
